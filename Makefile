@@ -1,0 +1,65 @@
+# shopguard — `make help` lists the targets. `make demo` and `make test` build the environment first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
+MLFLOW_PORT ?= 5000
+PREFECT_PORT ?= 4200
+
+.PHONY: help setup demo test test-fast lint browser-deps bench-validate bench-features bench-models mlflow-ui up down clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) and installing shopguard (a few minutes on a fresh machine)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	set -o pipefail; $(BIN)/pip install -q -e '.[dev]' 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; }
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv and install shopguard with its dev tools
+
+demo: setup ## Run the whole life cycle on a synthetic world (about 5 minutes)
+	$(BIN)/shopguard --data-dir $(DATA_DIR) demo
+
+browser-deps: ## Install headless Chromium + chromedriver (Debian) for the MLflow UI test
+	@if ! command -v chromedriver >/dev/null 2>&1; then \
+	  echo "==> installing chromium and chromium-driver"; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: setup browser-deps ## Run the full test suite
+	$(BIN)/python -m pytest -q
+
+test-fast: setup ## Run the tests not marked slow or browser
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+lint: setup ## Ruff over the code
+	$(BIN)/ruff check flows tasks models tests benchmarks
+
+bench-validate: setup ## Benchmark: validate one day of 1M events
+	$(BIN)/python -m benchmarks.bench_validate
+
+bench-features: setup ## Benchmark: build features for a 10M-event day vs a DuckDB query
+	$(BIN)/python -m benchmarks.bench_features
+
+bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed detector
+	$(BIN)/python -m benchmarks.bench_models
+
+mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over the data root's store
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \
+	  --default-artifact-root $(abspath $(DATA_DIR))/mlflow/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+up: setup ## Start Prefect and MLflow servers on 127.0.0.1 in the background
+	$(BIN)/python -m infra.servers up --data-dir $(DATA_DIR) --prefect-port $(PREFECT_PORT) --mlflow-port $(MLFLOW_PORT)
+
+down: ## Stop the servers started by `make up`
+	$(BIN)/python -m infra.servers down --data-dir $(DATA_DIR)
+
+clean: ## Remove the data root (generated data, runs, reports)
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,250 @@
+"""The ``shopguard`` command line: one entry point, lazy imports so ``--help`` stays fast.
+
+Every command reads the settings once, points MLflow and Prefect at them, then calls one flow.
+Failures end with a single line on stderr and a non-zero exit; ``--verbose`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("shopguard")
+
+EXAMPLES = """\
+examples:
+  shopguard demo                                   # the whole life cycle on a synthetic world
+  shopguard generate --start 2026-01-01 --days 14 --users 5000
+  shopguard validate --date 2026-01-08
+  shopguard train --end 2026-01-07 --window-days 7 --trials 12
+  shopguard daily --date 2026-01-08                # validate, features, score, monitor (+ retrain)
+  shopguard backfill --start 2026-01-08 --end 2026-01-14
+
+settings come from SHOPGUARD_* environment variables (see README); the data root is
+SHOPGUARD_DATA_DIR (default ./data).
+"""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the problem (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="shopguard",
+        description="Detect anomalous user behaviour on an e-commerce platform and run the model "
+        "life cycle (validate -> features -> train -> score -> monitor) as Prefect flows.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data-dir", type=Path, help="data root (overrides SHOPGUARD_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    sub.required = True
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_)
+
+    p = cmd("generate", "Write a synthetic e-commerce world (users, daily events, labels) under data/raw.")
+    p.add_argument("--start", type=iso_date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--days", type=positive_int, default=14, help="number of days (default 14)")
+    p.add_argument("--users", type=positive_int, default=5000, help="number of users (default 5000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed; the same seed gives the same world")
+    p.add_argument("--promotion-day", type=iso_date, help="a day of promotion-driven behaviour shift (drift)")
+    p.add_argument("--anomaly-share", type=float, default=0.02, help="share of users behaving anomalously (default 0.02)")
+    p.add_argument("--events-per-day", type=positive_int,
+                   help="scale volume to about this many events a day (streamed; e.g. 10000000)")
+
+    p = cmd("validate", "Validate one day's raw events with Great Expectations; quarantine bad rows.")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to validate")
+
+    p = cmd("features", "Build one day's user-day behaviour features into Parquet.")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to build")
+    p.add_argument("--window-days", type=positive_int, help="trailing history in days (default from settings)")
+
+    p = cmd("train", "Sweep detectors on a window of days, log to MLflow, register and gate promotion.")
+    p.add_argument("--end", type=iso_date, required=True, help="last day of the training window")
+    p.add_argument("--window-days", type=positive_int, help="days in the window (default from settings)")
+    p.add_argument("--trials", type=positive_int, help="Optuna trials (default from settings)")
+    p.add_argument("--trigger", choices=["manual", "schedule", "drift"], default="manual", help="why this retrain runs")
+
+    p = cmd("promote", "Make a registered model version the champion (manual override or rollback).")
+    p.add_argument("--version", type=positive_int, required=True, help="model version to serve")
+    p.add_argument("--reason", default="manual promotion", help="why; stored on the version")
+
+    p = cmd("score", "Score one day's features with the champion; write scores and alerts.")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to score")
+
+    p = cmd("monitor", "Write the day's Evidently drift report and update the on-call page.")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to monitor")
+
+    p = cmd("daily", "Run the whole day: validate, features, score, monitor, and retrain on drift.")
+    p.add_argument("--date", type=iso_date, required=True, help="the day to process")
+
+    p = cmd("backfill", "Run the daily flow over a range of days in order.")
+    p.add_argument("--start", type=iso_date, required=True, help="first day")
+    p.add_argument("--end", type=iso_date, required=True, help="last day (inclusive)")
+    p.add_argument("--force", action="store_true", help="rerun days that already completed")
+
+    p = cmd("serve", "Register the scheduled deployments (daily scoring, retrain) and run them.")
+    p.add_argument("--run-once", action="store_true", help="register the deployments and exit")
+
+    p = cmd("benchmark", "Compare detectors on a labelled table (.npz, .csv or .parquet).")
+    p.add_argument("--data", type=Path, required=True, help="labelled table: .npz (X, y), .csv or .parquet")
+    p.add_argument("--label-col", default="y", help="label column for .csv/.parquet (default y)")
+    p.add_argument("--detectors", help="comma-separated detector names (default: all)")
+    p.add_argument("--out", type=Path, help="write results as JSON here")
+
+    p = cmd("demo", "Generate 14 days, train on the first 7, run each later day, print a summary.")
+    p.add_argument("--start", type=iso_date, default=date(2026, 1, 1), help="first day of the world")
+    p.add_argument("--users", type=positive_int, default=3000, help="number of users (default 3000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed")
+    p.add_argument("--trials", type=positive_int, default=6, help="Optuna trials for the first training")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from tasks.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    settings = Settings(**overrides)
+    if args.verbose:
+        settings.log_level = "DEBUG"
+    return settings
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("alembic", "urllib3", "httpx", "numba", "matplotlib", "PIL", "great_expectations"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def dispatch(args: argparse.Namespace, settings: Any) -> int:
+    """Call the flow behind ``args.command``. Imports are lazy on purpose (see module doc)."""
+    c = args.command
+    if c == "generate":
+        from flows.generate import generate_flow
+
+        generate_flow(settings=settings, start=args.start, days=args.days, users=args.users, seed=args.seed,
+                      promotion_day=args.promotion_day, anomaly_share=args.anomaly_share,
+                      events_per_day=args.events_per_day)
+    elif c == "validate":
+        from flows.validate import validate_flow
+
+        validate_flow(day=args.date, settings=settings)
+    elif c == "features":
+        from flows.features import features_flow
+
+        features_flow(day=args.date, settings=settings, window_days=args.window_days)
+    elif c == "train":
+        from flows.train import train_flow
+
+        train_flow(end=args.end, settings=settings, window_days=args.window_days, trials=args.trials,
+                   trigger=args.trigger)
+    elif c == "promote":
+        from flows.train import promote_version
+
+        promote_version(version=args.version, settings=settings, reason=args.reason)
+    elif c == "score":
+        from flows.daily import score_flow
+
+        score_flow(day=args.date, settings=settings)
+    elif c == "monitor":
+        from flows.daily import monitor_flow
+
+        monitor_flow(day=args.date, settings=settings)
+    elif c == "daily":
+        from flows.daily import daily_flow
+
+        daily_flow(day=args.date, settings=settings)
+    elif c == "backfill":
+        if args.end < args.start:
+            raise _usage_error(f"--end {args.end} is before --start {args.start}")
+        from flows.backfill import backfill_flow
+
+        backfill_flow(start=args.start, end=args.end, settings=settings, force=args.force)
+    elif c == "serve":
+        from flows.serve import serve
+
+        serve(settings=settings, run_once=args.run_once)
+    elif c == "benchmark":
+        from flows.benchmark import run_benchmark
+
+        run_benchmark(data=args.data, label_col=args.label_col,
+                      detectors=args.detectors.split(",") if args.detectors else None, out=args.out)
+    elif c == "demo":
+        from flows.demo import run_demo
+
+        run_demo(settings=settings, start=args.start, users=args.users, seed=args.seed, trials=args.trials)
+    return 0
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _usage_error(message: str) -> _UsageError:
+    return _UsageError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = _settings(args)
+    except Exception as exc:  # pydantic ValidationError: name the offending setting on one line
+        errors = getattr(exc, "errors", None)
+        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()) if errors else str(exc)
+        print(f"shopguard: error: invalid settings: {detail}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    settings.apply_environment()
+    try:
+        return dispatch(args, settings)
+    except _UsageError as exc:
+        parser.exit(2, f"shopguard: error: {exc} (see --help)\n")
+    except KeyboardInterrupt:
+        print("shopguard: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from tasks.errors import ShopguardError
+
+        if args.verbose:
+            log.exception("command failed")
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not isinstance(exc, ShopguardError):
+            reason = f"{type(exc).__name__}: {reason}"
+        print(f"shopguard: error: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

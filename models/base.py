@@ -1,0 +1,222 @@
+"""The detector contract every shopguard model follows (scikit-learn / PyOD conventions).
+
+Subclasses implement ``_fit(X, y)`` and ``_score(X)`` on an already-preprocessed float matrix;
+everything else (input checking, imputation and scaling, the fitted threshold, predict, explain,
+save/load) is derived here. Higher scores are more anomalous.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+FORMAT_VERSION = 1
+
+
+class NotFittedError(RuntimeError):
+    """Raised when a detector is used before ``fit``."""
+
+
+class BaseDetector(ABC):
+    """Abstract anomaly detector.
+
+    Parameters common to all detectors (subclasses accept them as keyword arguments and pass
+    them to ``super().__init__``):
+
+    threshold_percentile: the training-score percentile used as ``threshold_`` (95/99 in the
+        research). Ignored when ``contamination`` is given.
+    contamination: expected share of anomalies; sets the threshold at the (1 - c) quantile.
+    """
+
+    name: ClassVar[str] = "base"
+    supervised: ClassVar[bool] = False
+
+    def __init__(self, threshold_percentile: float = 99.0, contamination: float | None = None):
+        self.threshold_percentile = threshold_percentile
+        self.contamination = contamination
+
+    # -- scikit-learn plumbing -------------------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        names: list[str] = []
+        for klass in cls.__mro__:
+            if klass is object or "__init__" not in klass.__dict__:
+                continue
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name not in names:
+                    names.append(p.name)
+        return names
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        return {n: getattr(self, n) for n in self._param_names()}
+
+    def set_params(self, **params: Any) -> BaseDetector:
+        for k, v in params.items():
+            if k not in self._param_names():
+                raise ValueError(f"{type(self).__name__} has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def clone(self) -> BaseDetector:
+        return type(self)(**copy.deepcopy(self.get_params()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- input handling --------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def _prepare(self, X: Any, reset: bool) -> np.ndarray:
+        """DataFrame/array -> float64 matrix with training medians imputed and robust scaling."""
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            arr = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            arr = np.asarray(X, dtype=np.float64)
+            names = None
+        if arr.ndim != 2:
+            raise ValueError(f"expected a 2-D feature matrix, got shape {arr.shape}")
+        if reset:
+            if arr.shape[0] < 2:
+                raise ValueError("need at least 2 rows to fit a detector")
+            self.n_features_in_ = arr.shape[1]
+            self.feature_names_in_ = names or [f"x{i}" for i in range(arr.shape[1])]
+            with np.errstate(all="ignore"):
+                med = np.nanmedian(arr, axis=0)
+            self.center_ = np.where(np.isfinite(med), med, 0.0)
+            filled = np.where(np.isfinite(arr), arr, self.center_)
+            q75, q25 = np.percentile(filled, [75, 25], axis=0)
+            spread = q75 - q25
+            std = filled.std(axis=0)
+            # IQR is robust; fall back to the std (then 1) for near-constant features.
+            self.scale_ = np.where(spread > 1e-12, spread / 1.349, np.where(std > 1e-12, std, 1.0))
+        else:
+            if arr.shape[1] != self.n_features_in_:
+                raise ValueError(f"X has {arr.shape[1]} features, the detector was fitted on {self.n_features_in_}")
+            if names is not None and names != list(self.feature_names_in_):
+                missing = set(self.feature_names_in_) - set(names)
+                if missing:
+                    raise ValueError(f"X lacks fitted features: {sorted(missing)[:5]}")
+                arr = X[list(self.feature_names_in_)].to_numpy(dtype=np.float64, na_value=np.nan)
+        arr = np.where(np.isfinite(arr), arr, self.center_)
+        return (arr - self.center_) / self.scale_
+
+    # -- the abstract surface ---------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, Z: np.ndarray, y: np.ndarray | None) -> None:
+        """Learn from the preprocessed matrix ``Z`` (and labels where supervised)."""
+
+    @abstractmethod
+    def _score(self, Z: np.ndarray) -> np.ndarray:
+        """Anomaly scores for preprocessed rows; higher = more anomalous."""
+
+    # -- derived behaviour -----------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        Z = self._prepare(X, reset=True)
+        y_arr = None if y is None else np.asarray(y).astype(int)
+        if self.supervised and y_arr is None:
+            raise ValueError(f"{type(self).__name__} is supervised and needs labels y")
+        self._fit(Z, y_arr)
+        train_scores = self._score(Z)
+        self.threshold_ = float(self._threshold_from(train_scores))
+        return self
+
+    def _threshold_from(self, scores: np.ndarray) -> float:
+        if self.contamination is not None:
+            return float(np.quantile(scores, 1.0 - self.contamination))
+        return float(np.percentile(scores, self.threshold_percentile))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray(self._score(self._prepare(X, reset=False)), dtype=np.float64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def feature_contributions(self, X: Any) -> np.ndarray:
+        """Per-row, per-feature contribution to the score (n_rows x n_features).
+
+        Default (documented) method: occlusion — how much the score drops when that one feature
+        is replaced by its training median. Detectors with an exact decomposition override it.
+        """
+        self._check_fitted()
+        Z = self._prepare(X, reset=False)
+        base = self._score(Z)
+        out = np.empty_like(Z)
+        for j in range(Z.shape[1]):
+            Zj = Z.copy()
+            Zj[:, j] = 0.0  # training median after centring
+            out[:, j] = base - self._score(Zj)
+        return out
+
+    def explain(self, X: Any, top_k: int = 3) -> pd.DataFrame:
+        """Top-k contributing features per row: columns feature_1..k and contribution_1..k."""
+        contrib = self.feature_contributions(X)
+        k = min(top_k, contrib.shape[1])
+        order = np.argsort(-contrib, axis=1)[:, :k]
+        names = np.asarray(self.feature_names_in_)
+        data: dict[str, Any] = {}
+        for i in range(k):
+            data[f"feature_{i + 1}"] = names[order[:, i]]
+            data[f"contribution_{i + 1}"] = np.take_along_axis(contrib, order[:, i : i + 1], axis=1)[:, 0]
+        return pd.DataFrame(data)
+
+    # -- persistence -----------------------------------------------------------------------
+    def _get_state(self) -> dict[str, np.ndarray]:
+        """Learned arrays beyond the base ones; override together with ``_set_state``."""
+        return {}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
+    def save(self, directory: str | Path) -> Path:
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "detector": self.name,
+            "params": self.get_params(),
+            "threshold": self.threshold_,
+            "feature_names": list(self.feature_names_in_),
+        }
+        (directory / "detector.json").write_text(json.dumps(meta, indent=2, default=float))
+        state = {"center_": self.center_, "scale_": self.scale_}
+        state.update({f"state__{k}": v for k, v in self._get_state().items()})
+        np.savez(directory / "state.npz", **state)
+        self._save_extra(directory)
+        return directory
+
+    def _save_extra(self, directory: Path) -> None:
+        """Hook for state that is not a plain array (e.g. a torch state_dict)."""
+
+    def _load_extra(self, directory: Path) -> None:
+        pass
+
+    @classmethod
+    def load(cls, directory: str | Path) -> BaseDetector:
+        from models.registry import detector_class
+
+        directory = Path(directory)
+        meta = json.loads((directory / "detector.json").read_text())
+        klass = detector_class(meta["detector"]) if cls is BaseDetector else cls
+        det = klass(**meta["params"])
+        det.feature_names_in_ = meta["feature_names"]
+        det.n_features_in_ = len(meta["feature_names"])
+        with np.load(directory / "state.npz", allow_pickle=False) as npz:
+            det.center_ = npz["center_"]
+            det.scale_ = npz["scale_"]
+            det._set_state({k[len("state__"):]: npz[k] for k in npz.files if k.startswith("state__")})
+        det._load_extra(directory)
+        det.threshold_ = float(meta["threshold"])
+        return det

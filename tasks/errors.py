@@ -1,0 +1,13 @@
+"""Errors that end a command with a one-line reason and a non-zero exit."""
+
+
+class ShopguardError(Exception):
+    """A failure the user can act on; its message is shown as the single line of output."""
+
+
+class DataMissingError(ShopguardError):
+    """Expected input (a partition, a model, a table) does not exist."""
+
+
+class ValidationStopped(ShopguardError):
+    """A batch-level expectation failed: the day is stopped and nothing downstream runs."""

@@ -1,0 +1,121 @@
+"""The one typed settings object.
+
+Read once at the CLI/flow boundary (``Settings()``) and passed down as an argument. Defining it
+here keeps imports pointing one way (flows -> tasks); nothing here reads the environment at import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import AliasChoices, BaseModel, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ValidationSettings(BaseModel):
+    max_bad_row_share: float = Field(0.05, ge=0, le=1, description="Stop the day when more rows than this share fail row-level checks.")
+    volume_trailing_days: int = Field(7, ge=1, description="Trailing days whose row counts define the normal volume band.")
+    volume_low_ratio: float = Field(0.2, gt=0, description="Stop when the day's rows fall below this ratio of the trailing median.")
+    volume_high_ratio: float = Field(5.0, gt=1, description="Stop when the day's rows exceed this ratio of the trailing median.")
+    max_duplicate_share: float = Field(0.01, ge=0, le=1, description="Stop when more than this share of event ids are duplicates.")
+
+
+class FeatureSettings(BaseModel):
+    window_days: int = Field(28, ge=1, description="Trailing history (days) used for history-relative features.")
+
+
+class TrainingSettings(BaseModel):
+    window_days: int = Field(7, ge=1, description="Days of features a retrain learns from.")
+    validation_days: int = Field(2, ge=0, description="Most recent days of the window held out (with labels) to pick and gate models.")
+    trials: int = Field(12, ge=1, description="Optuna trials per retrain.")
+    detectors: list[str] = Field(
+        default_factory=lambda: ["isolation_forest", "gaussian", "gmm", "ecod", "autoencoder"],
+        description="Detector families the sweep may choose from.",
+    )
+    threshold_percentile: float = Field(99.0, gt=50, lt=100, description="Score percentile of the training window used as the alert threshold.")
+    alert_budget: int = Field(50, ge=1, description="k for precision@k / recall@k: alerts on-call can review per day.")
+    promotion_margin: float = Field(0.005, ge=0, description="A challenger must beat the champion's objective by this much.")
+    max_alert_rate: float = Field(0.05, gt=0, le=1, description="A challenger whose alert rate exceeds this is never promoted.")
+    parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
+    seed: int = 42
+
+
+class MonitoringSettings(BaseModel):
+    drift_share_threshold: float = Field(0.3, ge=0, le=1, description="Retrain when more than this share of features drift.")
+    column_drift_threshold: float = Field(0.1, gt=0, description="Evidently per-column drift threshold (Wasserstein / PSI).")
+    alert_rate_trailing_days: int = Field(7, ge=1, description="Trailing days that define the normal alert-rate band.")
+    alert_rate_band: float = Field(3.0, gt=1, description="Alert rate outside [median/band, median*band] counts as drift.")
+    retrain_cooldown_days: int = Field(3, ge=0, description="At most one drift-triggered retrain per this many days.")
+
+
+class ScheduleSettings(BaseModel):
+    scoring_cron: str = Field("0 2 * * *", description="Daily scoring of the previous day (UTC).")
+    retrain_cron: str = Field("0 4 * * 1", description="Scheduled retrain (UTC); weekly on Monday by default.")
+    timezone: str = "UTC"
+
+
+class Settings(BaseSettings):
+    """All of shopguard's knobs. Env prefix SHOPGUARD_, nested with ``__`` (SHOPGUARD_TRAINING__TRIALS=5)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOPGUARD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    data_dir: Path = Field(Path("data"), description="Root of raw/, validated/, features/, scores/, reports/ ...")
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "SHOPGUARD_MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+        description="MLflow tracking store; default sqlite inside the data root.",
+    )
+    prefect_api_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PREFECT_API_URL", "SHOPGUARD_PREFECT_API_URL", "prefect_api_url"),
+        description="Prefect API; default Prefect's local ephemeral API.",
+    )
+    experiment_name: str = Field("shopguard", description="MLflow experiment for retrains.")
+    registered_model_name: str = Field("shopguard-detector", description="MLflow registered model.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+    @model_validator(mode="after")
+    def _absolute_data_dir(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.data_dir / "mlflow" / "artifacts"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    def apply_environment(self) -> None:
+        """Point MLflow and Prefect at this installation. Call once, before importing either.
+
+        Explicit rather than at import time: the CLI and flows call it at their boundary.
+        """
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", self.log_level)
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+        os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+        if self.prefect_api_url:
+            os.environ["PREFECT_API_URL"] = self.prefect_api_url
+        os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
+        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "true")

@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-validate bench-features bench-models mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models mlflow-ui up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,6 +41,9 @@ test-fast: setup ## Run the tests not marked slow or browser
 
 lint: setup ## Ruff over the code
 	$(BIN)/ruff check flows tasks models tests benchmarks
+
+bench-generate: setup ## Benchmark: a 5k-user x 14-day world and a streamed 10M-event day
+	$(BIN)/python -m benchmarks.bench_generate
 
 bench-validate: setup ## Benchmark: validate one day of 1M events
 	$(BIN)/python -m benchmarks.bench_validate

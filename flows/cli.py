@@ -150,11 +150,14 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
     """Call the flow behind ``args.command``. Imports are lazy on purpose (see module doc)."""
     c = args.command
     if c == "generate":
-        from flows.generate import generate_flow
+        from flows.generate import generate_flow, write_summary
+        from tasks.synthetic import WorldConfig
 
-        generate_flow(settings=settings, start=args.start, days=args.days, users=args.users, seed=args.seed,
-                      promotion_day=args.promotion_day, anomaly_share=args.anomaly_share,
-                      events_per_day=args.events_per_day)
+        world = dict(start=args.start, days=args.days, users=args.users, seed=args.seed,
+                     promotion_day=args.promotion_day, anomaly_share=args.anomaly_share,
+                     events_per_day=args.events_per_day)
+        WorldConfig.checked(**world)  # fail on one line before any flow starts
+        write_summary(generate_flow(settings=settings, **world))
     elif c == "validate":
         from flows.validate import validate_flow
 

@@ -1,0 +1,97 @@
+"""How each scored day turned out against the labels — the demo's summary and the daily report.
+
+Pure over DataFrames, plus one reader at the edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import pandas as pd
+
+from tasks.layout import DataLayout
+from tasks.parquet_io import parquet_files, read_partition
+from tasks.run_status import read_day_status
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    day: date
+    status: str
+    events: int | None
+    users_scored: int | None
+    users_flagged: int | None
+    precision: float | None
+    recall: float | None
+    drift_share: float | None
+    retrain: str
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def precision_recall(flagged: pd.Series, truth: pd.Series) -> tuple[float | None, float | None]:
+    """Precision and recall of boolean flags against boolean truth (None where undefined)."""
+    flagged = flagged.astype(bool)
+    truth = truth.astype(bool)
+    tp = int((flagged & truth).sum())
+    precision = tp / int(flagged.sum()) if flagged.any() else None
+    recall = tp / int(truth.sum()) if truth.any() else None
+    return precision, recall
+
+
+def score_vs_labels(scores: pd.DataFrame, labels: pd.DataFrame) -> tuple[float | None, float | None]:
+    """Join a day's scores to its labels (users without a label row count as normal)."""
+    merged = scores[["user_id", "is_anomaly"]].merge(
+        labels[["user_id", "is_anomaly"]].rename(columns={"is_anomaly": "truth"}), on="user_id", how="left")
+    return precision_recall(merged["is_anomaly"], merged["truth"].fillna(False).astype(bool))
+
+
+def _retrain_words(status: dict) -> str:
+    retrain = status.get("retrain") or {}
+    if not retrain.get("triggered"):
+        return "-"
+    decision = retrain.get("promotion_decision") or retrain.get("decision") or "?"
+    return f"yes ({decision})"
+
+
+def day_outcome(layout: DataLayout, day: date) -> DayOutcome:
+    status = read_day_status(layout, day)
+    validation = status.get("validation") or {}
+    drift = status.get("drift") or {}
+    precision = recall = None
+    users_scored = users_flagged = None
+    if parquet_files(layout.scores(day)):
+        scores = read_partition(layout.scores(day), columns=["user_id", "is_anomaly"])
+        users_scored, users_flagged = len(scores), int(scores["is_anomaly"].sum())
+        if layout.labels(day).exists():
+            labels = pd.read_parquet(layout.labels(day), columns=["user_id", "is_anomaly"])
+            precision, recall = score_vs_labels(scores, labels)
+    return DayOutcome(
+        day=day,
+        status=str(status.get("status") or ("validation stopped" if validation.get("stopped") else "ok")),
+        events=validation.get("rows_in"),
+        users_scored=users_scored,
+        users_flagged=users_flagged,
+        precision=precision,
+        recall=recall,
+        drift_share=drift.get("drift_share"),
+        retrain=_retrain_words(status),
+    )
+
+
+def format_outcomes(outcomes: list[DayOutcome]) -> str:
+    """A plain-text table for the terminal."""
+    def pct(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:5.1f}%"
+
+    header = f"{'day':<10}  {'status':<18} {'events':>8} {'users':>6} {'flagged':>7} {'precision':>9} {'recall':>7} {'drift':>6}  retrain"
+    lines = [header, "-" * len(header)]
+    for o in outcomes:
+        lines.append(
+            f"{o.day.isoformat():<10}  {o.status:<18} {o.events if o.events is not None else '-':>8} "
+            f"{o.users_scored if o.users_scored is not None else '-':>6} "
+            f"{o.users_flagged if o.users_flagged is not None else '-':>7} {pct(o.precision):>9} {pct(o.recall):>7} "
+            f"{pct(o.drift_share):>6}  {o.retrain}")
+    return "\n".join(lines)

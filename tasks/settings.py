@@ -118,4 +118,5 @@ class Settings(BaseSettings):
             os.environ["PREFECT_API_URL"] = self.prefect_api_url
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri
         os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "true")

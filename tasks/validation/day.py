@@ -1,0 +1,104 @@
+"""Validating one day: users table, then raw events -> validated/ + quarantine/, or a stop.
+
+Every stop is a ``ValidationStopped`` with a one-line reason; ``validate_day`` turns it into a
+stopped ``ValidationSummary`` (with whatever counts were known) instead of raising, so the
+caller can record and publish it before failing the run. A stopped day writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from tasks.errors import ValidationStopped
+from tasks.layout import DataLayout
+from tasks.settings import ValidationSettings
+from tasks.validation.frames import to_validation_frame
+from tasks.validation.gx_project import open_project, run_suite
+from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
+from tasks.validation.outputs import split_rows, write_split
+from tasks.validation.reading import read_file_checked, read_partition_checked
+from tasks.validation.suites import load_suite
+from tasks.validation.summary import ValidationSummary
+from tasks.validation.volume import VolumeBand, trailing_day_counts, volume_band
+
+log = logging.getLogger(__name__)
+
+ROW_COUNT_CHECK = "expect_table_row_count_to_be_between"
+
+
+def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
+    """Validate the users table and ``day``'s raw events; write the split unless the day stops."""
+    events_spec = load_suite("raw_events")
+    summary = ValidationSummary(day=day, suite_version=events_spec.version)
+    try:
+        # Cheap schema and readability checks first: a broken file stops the day before GX starts.
+        table = read_partition_checked(layout.raw_events(day), events_spec)
+        summary.rows_in = table.num_rows
+        context = open_project(layout.root, layout.data_docs)  # GX's own files go to data/gx/
+        check_users(context, layout, day)
+        band = volume_band(list(trailing_day_counts(layout, day, limits.volume_trailing_days).values()),
+                           limits.volume_low_ratio, limits.volume_high_ratio)
+        summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
+        spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
+        frame = to_validation_frame(table)
+        run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
+        summary.data_docs = str(run.docs_page) if run.docs_page else None
+        outcome = read_outcome(run.result, frame)
+        summary.failed_expectations = outcome.failed_expectations
+        reasons = row_reasons(outcome, table.num_rows)
+        summary.quarantine_reasons = reason_counts(reasons)
+        stop_on_batch_failures(outcome, band)
+        validated, quarantined = split_rows(table, reasons)
+        stop_on_bad_share(quarantined.num_rows, table.num_rows, limits.max_bad_row_share, summary.quarantine_reasons)
+        write_split(validated, quarantined, layout.validated(day), layout.quarantine(day))
+        summary.rows_validated, summary.rows_quarantined = validated.num_rows, quarantined.num_rows
+    except ValidationStopped as stop:
+        summary.stopped, summary.reason = True, str(stop)
+        log.warning("validation stopped for %s: %s", day, stop)
+        return summary
+    log.info(summary.one_line())
+    return summary
+
+
+def event_parameters(day: date, limits: ValidationSettings, band: VolumeBand | None) -> dict[str, Any]:
+    """Values for the raw-events suite's ``$PARAMETER`` placeholders."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    parameters: dict[str, Any] = {
+        "day_start": start,
+        "day_end": start + timedelta(days=1),
+        "min_unique_share": 1.0 - limits.max_duplicate_share,
+    }
+    if band:
+        parameters |= {"min_rows": band.min_rows, "max_rows": band.max_rows}
+    return parameters
+
+
+def stop_on_batch_failures(outcome: SuiteOutcome, band: VolumeBand | None) -> None:
+    lines = []
+    for failure in outcome.batch_failures:
+        line = str(failure)
+        if failure.label == ROW_COUNT_CHECK and band:  # the numbers behind the band, for on-call
+            line += f" rows (median {band.median:.0f} of {band.days} trailing days)"
+        lines.append(line)
+    if lines:
+        raise ValidationStopped("; ".join(lines))
+
+
+def stop_on_bad_share(bad_rows: int, rows: int, max_share: float, reasons: dict[str, int]) -> None:
+    if rows and bad_rows / rows > max_share:
+        top = ", ".join(f"{label} {n}" for label, n in list(reasons.items())[:3])
+        raise ValidationStopped(
+            f"bad-row share {bad_rows / rows:.1%} ({bad_rows} of {rows} rows) exceeds max_bad_row_share "
+            f"{max_share:.1%}; top reasons: {top}")
+
+
+def check_users(context, layout: DataLayout, day: date) -> None:
+    """Stop the day unless raw/users/users.parquet passes the users suite (every check is batch-level)."""
+    spec = load_suite("users")
+    frame = to_validation_frame(read_file_checked(layout.users, spec))
+    run = run_suite(context, spec, frame, {}, run_name=day.isoformat())
+    outcome = read_outcome(run.result, frame)
+    if outcome.batch_failures:
+        raise ValidationStopped("users table: " + "; ".join(str(f) for f in outcome.batch_failures))

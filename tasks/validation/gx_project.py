@@ -1,0 +1,92 @@
+"""The Great Expectations file project under the data root, and running one suite through it.
+
+The project (data/gx/) is scratch space GX needs: suites are copied in from expectations/ on every
+run, so the repo is never written to at run time. Each run goes through a Checkpoint whose
+UpdateDataDocsAction refreshes the Data Docs site under reports/data_docs/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tasks.validation.suites import SuiteSpec, to_gx_suite
+
+DOCS_SITE = "shopguard"
+# The index page loads every listed validation result on each refresh; cap it so a year of
+# daily runs stays fast (about a month of days, two suites a day). Older pages stay on disk.
+DOCS_INDEX_RESULTS = 62
+DATASOURCE = "shopguard_frames"
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """One suite's validation result and the Data Docs page that shows it."""
+
+    result: Any  # great_expectations ExpectationSuiteValidationResult
+    docs_page: Path | None
+
+
+def open_project(project_root: Path, docs_dir: Path):
+    """A file-mode GX context in ``project_root``/gx whose one Data Docs site is ``docs_dir``."""
+    import great_expectations as gx
+
+    project_root.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(project_root))
+    settings_changed = False
+    if context.variables.progress_bars != {"globally": False}:
+        context.variables.progress_bars = {"globally": False}
+        settings_changed = True
+    if context.variables.analytics_enabled is not False:
+        context.variables.analytics_enabled = False
+        settings_changed = True
+    if settings_changed:
+        context.variables.save()
+    site = {
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder", "validation_results_limit": DOCS_INDEX_RESULTS},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+    }
+    sites = context.get_site_names()
+    if DOCS_SITE not in sites:
+        context.add_data_docs_site(DOCS_SITE, site)
+    elif context.variables.data_docs_sites[DOCS_SITE] != site:
+        context.update_data_docs_site(DOCS_SITE, site)
+    for stray in set(sites) - {DOCS_SITE}:  # the scaffolded local_site would double the docs work
+        context.delete_data_docs_site(stray)
+    return context
+
+
+def run_suite(context, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[str, Any], run_name: str,
+              data_docs: bool = True) -> SuiteRun:
+    """Validate ``frame`` with ``spec`` (COMPLETE results: failing rows by index) and refresh Data Docs."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    source = context.data_sources.add_or_update_pandas(DATASOURCE)
+    asset = next((a for a in source.assets if a.name == spec.name), None) or source.add_dataframe_asset(spec.name)
+    batch = next((b for b in asset.batch_definitions if b.name == "whole_frame"), None) \
+        or asset.add_batch_definition_whole_dataframe("whole_frame")
+    suite = context.suites.add_or_update(to_gx_suite(spec))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=spec.name, data=batch, suite=suite))
+    actions = [UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])] if data_docs else []
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=spec.name, validation_definitions=[definition], actions=actions,
+        result_format={"result_format": "COMPLETE"}))
+    outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters,
+                             run_id=RunIdentifier(run_name=run_name))
+    identifier, result = next(iter(outcome.run_results.items()))
+    return SuiteRun(result=result, docs_page=_docs_page(context, identifier) if data_docs else None)
+
+
+def _docs_page(context, identifier) -> Path | None:
+    urls = context.get_docs_sites_urls(resource_identifier=identifier, site_name=DOCS_SITE)
+    url = urls[0].get("site_url") if urls else None
+    if not url or not url.startswith("file://"):
+        return None
+    return Path(url.removeprefix("file://"))

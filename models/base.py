@@ -1,8 +1,13 @@
 """The detector contract every shopguard model follows (scikit-learn / PyOD conventions).
 
-Subclasses implement ``_fit(X, y)`` and ``_score(X)`` on an already-preprocessed float matrix;
+Subclasses implement ``_fit(Z, y)`` and ``_score(Z)`` on an already-preprocessed float matrix;
 everything else (input checking, imputation and scaling, the fitted threshold, predict, explain,
-save/load) is derived here. Higher scores are more anomalous.
+save/load, clone) is derived here. Higher scores are more anomalous.
+
+Preprocessing lives inside the detector so a saved model is self-contained: missing and infinite
+values are imputed with the training median, then each feature is robustly scaled
+(``(x - median) / (IQR / 1.349)``). ``center_`` therefore holds the training medians in raw units,
+which serving quotes as the "usual" value of a feature.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 FORMAT_VERSION = 1
+# Rows scored per occlusion batch: bounds memory at about 40 MB for 40 features.
+_OCCLUSION_BATCH_ROWS = 131_072
 
 
 class NotFittedError(RuntimeError):
@@ -32,7 +39,8 @@ class BaseDetector(ABC):
 
     threshold_percentile: the training-score percentile used as ``threshold_`` (95/99 in the
         research). Ignored when ``contamination`` is given.
-    contamination: expected share of anomalies; sets the threshold at the (1 - c) quantile.
+    contamination: expected share of anomalies; sets the threshold at the (1 - c) quantile of
+        the training scores, so about that share of the training rows is flagged.
     """
 
     name: ClassVar[str] = "base"
@@ -65,7 +73,9 @@ class BaseDetector(ABC):
         return self
 
     def clone(self) -> BaseDetector:
-        return type(self)(**copy.deepcopy(self.get_params()))
+        """An unfitted copy with the same parameters (callables such as hooks are shared, not copied)."""
+        params = {k: v if callable(v) else copy.deepcopy(v) for k, v in self.get_params().items()}
+        return type(self)(**params)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -76,38 +86,49 @@ class BaseDetector(ABC):
         if not hasattr(self, "threshold_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) first")
 
+    def _as_matrix(self, X: Any, reset: bool) -> tuple[np.ndarray, list[str] | None]:
+        if isinstance(X, pd.DataFrame):
+            if not reset and list(map(str, X.columns)) != list(self.feature_names_in_):
+                missing = [n for n in self.feature_names_in_ if n not in set(map(str, X.columns))]
+                if missing:
+                    raise ValueError(f"X lacks {len(missing)} fitted feature(s): {', '.join(missing[:5])}")
+                X = X.rename(columns=str)[list(self.feature_names_in_)]  # extra columns are ignored
+            try:
+                arr = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                bad = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+                raise ValueError(f"non-numeric feature column(s): {', '.join(bad[:5])}") from None
+            return arr, [str(c) for c in X.columns]
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("X must be a numeric matrix") from None
+        return arr, None
+
     def _prepare(self, X: Any, reset: bool) -> np.ndarray:
         """DataFrame/array -> float64 matrix with training medians imputed and robust scaling."""
-        if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            arr = X.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            arr = np.asarray(X, dtype=np.float64)
-            names = None
+        arr, names = self._as_matrix(X, reset)
         if arr.ndim != 2:
             raise ValueError(f"expected a 2-D feature matrix, got shape {arr.shape}")
         if reset:
             if arr.shape[0] < 2:
                 raise ValueError("need at least 2 rows to fit a detector")
+            if arr.shape[1] < 1:
+                raise ValueError("need at least 1 feature to fit a detector")
             self.n_features_in_ = arr.shape[1]
             self.feature_names_in_ = names or [f"x{i}" for i in range(arr.shape[1])]
+            finite = np.isfinite(arr)
             with np.errstate(all="ignore"):
-                med = np.nanmedian(arr, axis=0)
+                med = np.nanmedian(np.where(finite, arr, np.nan), axis=0)
             self.center_ = np.where(np.isfinite(med), med, 0.0)
-            filled = np.where(np.isfinite(arr), arr, self.center_)
+            filled = np.where(finite, arr, self.center_)
             q75, q25 = np.percentile(filled, [75, 25], axis=0)
             spread = q75 - q25
             std = filled.std(axis=0)
             # IQR is robust; fall back to the std (then 1) for near-constant features.
             self.scale_ = np.where(spread > 1e-12, spread / 1.349, np.where(std > 1e-12, std, 1.0))
-        else:
-            if arr.shape[1] != self.n_features_in_:
-                raise ValueError(f"X has {arr.shape[1]} features, the detector was fitted on {self.n_features_in_}")
-            if names is not None and names != list(self.feature_names_in_):
-                missing = set(self.feature_names_in_) - set(names)
-                if missing:
-                    raise ValueError(f"X lacks fitted features: {sorted(missing)[:5]}")
-                arr = X[list(self.feature_names_in_)].to_numpy(dtype=np.float64, na_value=np.nan)
+        elif arr.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {arr.shape[1]} features, the detector was fitted on {self.n_features_in_}")
         arr = np.where(np.isfinite(arr), arr, self.center_)
         return (arr - self.center_) / self.scale_
 
@@ -122,13 +143,24 @@ class BaseDetector(ABC):
 
     # -- derived behaviour -----------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
+        if self.contamination is not None and not 0.0 < self.contamination < 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
+        if not 0.0 < self.threshold_percentile < 100.0:
+            raise ValueError(f"threshold_percentile must be in (0, 100), got {self.threshold_percentile}")
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:
+            delattr(self, attr)  # refitting starts from scratch
         Z = self._prepare(X, reset=True)
-        y_arr = None if y is None else np.asarray(y).astype(int)
-        if self.supervised and y_arr is None:
-            raise ValueError(f"{type(self).__name__} is supervised and needs labels y")
+        y_arr = None if y is None else np.asarray(y).astype(int).ravel()
+        if self.supervised:
+            if y_arr is None:
+                raise ValueError(f"{type(self).__name__} is supervised and needs labels y")
+            if len(y_arr) != len(Z):
+                raise ValueError(f"y has {len(y_arr)} labels for {len(Z)} rows")
+            if not set(np.unique(y_arr)) <= {0, 1} or y_arr.min() == y_arr.max():
+                raise ValueError("y must contain both classes 0 (normal) and 1 (anomaly)")
         self._fit(Z, y_arr)
-        train_scores = self._score(Z)
-        self.threshold_ = float(self._threshold_from(train_scores))
+        train_scores = np.asarray(self._score(Z), dtype=np.float64)
+        self.threshold_ = self._threshold_from(train_scores)
         return self
 
     def _threshold_from(self, scores: np.ndarray) -> float:
@@ -150,20 +182,28 @@ class BaseDetector(ABC):
         is replaced by its training median. Detectors with an exact decomposition override it.
         """
         self._check_fitted()
-        Z = self._prepare(X, reset=False)
-        base = self._score(Z)
+        return self._contributions(self._prepare(X, reset=False))
+
+    def _contributions(self, Z: np.ndarray) -> np.ndarray:
+        n, d = Z.shape
         out = np.empty_like(Z)
-        for j in range(Z.shape[1]):
-            Zj = Z.copy()
-            Zj[:, j] = 0.0  # training median after centring
-            out[:, j] = base - self._score(Zj)
+        rows_per_batch = max(1, _OCCLUSION_BATCH_ROWS // d)
+        for start in range(0, n, rows_per_batch):
+            block = Z[start:start + rows_per_batch]
+            m = len(block)
+            base = self._score(block)
+            # All d occluded copies scored in one call: far fewer model calls than a loop per feature.
+            occluded = np.repeat(block[None, :, :], d, axis=0)
+            occluded[np.arange(d), :, np.arange(d)] = 0.0  # 0 is the training median after centring
+            scores = self._score(occluded.reshape(d * m, d)).reshape(d, m)
+            out[start:start + m] = (base[None, :] - scores).T
         return out
 
     def explain(self, X: Any, top_k: int = 3) -> pd.DataFrame:
         """Top-k contributing features per row: columns feature_1..k and contribution_1..k."""
         contrib = self.feature_contributions(X)
         k = min(top_k, contrib.shape[1])
-        order = np.argsort(-contrib, axis=1)[:, :k]
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
         names = np.asarray(self.feature_names_in_)
         data: dict[str, Any] = {}
         for i in range(k):
@@ -177,41 +217,57 @@ class BaseDetector(ABC):
         return {}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        pass
+        """Restore what ``_get_state`` returned; detectors without extra arrays need nothing."""
+        return None
+
+    def _save_extra(self, directory: Path) -> None:
+        """Hook for state that is not a plain array (e.g. a torch state_dict, member detectors)."""
+        return None
+
+    def _load_extra(self, directory: Path) -> None:
+        """Counterpart of ``_save_extra``."""
+        return None
+
+    def _persisted_params(self) -> dict[str, Any]:
+        # Callables (training hooks) are run-time wiring, not model parameters: saved as None.
+        return {k: None if callable(v) else v for k, v in self.get_params().items()}
 
     def save(self, directory: str | Path) -> Path:
+        """Write parameters and fitted state as JSON + ``state.npz`` (no pickles) into ``directory``."""
         self._check_fitted()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {
             "format_version": FORMAT_VERSION,
             "detector": self.name,
-            "params": self.get_params(),
+            "params": self._persisted_params(),
             "threshold": self.threshold_,
             "feature_names": list(self.feature_names_in_),
         }
-        (directory / "detector.json").write_text(json.dumps(meta, indent=2, default=float))
         state = {"center_": self.center_, "scale_": self.scale_}
-        state.update({f"state__{k}": v for k, v in self._get_state().items()})
+        state.update({f"state__{k}": np.asarray(v) for k, v in self._get_state().items()})
         np.savez(directory / "state.npz", **state)
         self._save_extra(directory)
+        # Written last: a directory without detector.json is an incomplete save and will not load.
+        (directory / "detector.json").write_text(json.dumps(meta, indent=2, default=float))
         return directory
-
-    def _save_extra(self, directory: Path) -> None:
-        """Hook for state that is not a plain array (e.g. a torch state_dict)."""
-
-    def _load_extra(self, directory: Path) -> None:
-        pass
 
     @classmethod
     def load(cls, directory: str | Path) -> BaseDetector:
         from models.registry import detector_class
 
         directory = Path(directory)
-        meta = json.loads((directory / "detector.json").read_text())
+        meta_path = directory / "detector.json"
+        if not meta_path.is_file():
+            raise FileNotFoundError(f"no saved detector in {directory} (detector.json missing)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported detector format {meta.get('format_version')!r} in {directory}")
         klass = detector_class(meta["detector"]) if cls is BaseDetector else cls
+        if klass.name != meta["detector"]:
+            raise ValueError(f"{directory} holds a {meta['detector']!r} detector, not {klass.name!r}")
         det = klass(**meta["params"])
-        det.feature_names_in_ = meta["feature_names"]
+        det.feature_names_in_ = list(meta["feature_names"])
         det.n_features_in_ = len(meta["feature_names"])
         with np.load(directory / "state.npz", allow_pickle=False) as npz:
             det.center_ = npz["center_"]

@@ -1,0 +1,107 @@
+"""Rank-averaged ensemble of unsupervised detectors.
+
+Each member's raw score is mapped to its rank among the member's own training scores (a
+calibrated 0..1 scale; see ``RankCalibrator``), and the ensemble score is the mean rank. Members
+with different scales (log-densities, path lengths, tail surprisals) thus vote equally, and no
+labels are needed. The members are fitted on the ensemble's scaled features.
+
+Explanation: rank-weighted average of the members' explanations. Each member's per-row
+contributions are normalised to shares of that row's positive contribution mass, then weighted
+by the member's rank for the row, so the members that find the row unusual explain it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.base import BaseDetector
+from models.registry import detector_class, register
+
+DEFAULT_MEMBERS = ("ecod", "isolation_forest", "gaussian")
+DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {"isolation_forest": {"n_estimators": 100}}
+
+
+class RankCalibrator:
+    """Maps scores to their training rank in [0, 1] via a quantile grid, linear past the maximum.
+
+    Past the largest training score the rank keeps growing with the slope of the top 1% so rows
+    more extreme than anything seen in training remain ordered (the ensemble must still rank them).
+    """
+
+    def __init__(self, quantiles: np.ndarray):
+        self.quantiles = quantiles
+        self.levels = np.linspace(0.0, 1.0, len(quantiles))
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, n_knots: int = 1001) -> RankCalibrator:
+        return cls(np.quantile(scores, np.linspace(0.0, 1.0, n_knots)))
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        q = self.quantiles
+        rank = np.interp(scores, q, self.levels)
+        top = q[-1] - q[int(0.99 * (len(q) - 1))]
+        beyond = scores > q[-1]
+        if top > 0 and beyond.any():
+            rank[beyond] = 1.0 + 0.01 * (scores[beyond] - q[-1]) / top
+        return rank
+
+
+@register
+class RankEnsembleDetector(BaseDetector):
+    """Mean training-rank of several unsupervised detectors (default ECOD + Isolation Forest + Gaussian)."""
+
+    name = "ensemble"
+
+    def __init__(self, members: list[str] | None = None, member_params: dict[str, dict[str, Any]] | None = None, **kw):
+        super().__init__(**kw)
+        self.members = members
+        self.member_params = member_params
+
+    def _member_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        names = list(self.members) if self.members else list(DEFAULT_MEMBERS)
+        params = DEFAULT_MEMBER_PARAMS if self.member_params is None else self.member_params
+        specs = []
+        for name in names:
+            klass = detector_class(name)
+            if klass.supervised or name == self.name:
+                raise ValueError(f"ensemble members must be unsupervised detectors, got {name!r}")
+            specs.append((name, dict(params.get(name, {}))))
+        if not specs:
+            raise ValueError("ensemble needs at least one member")
+        return specs
+
+    def _fit(self, Z: np.ndarray, y: np.ndarray | None) -> None:
+        self.members_ = [detector_class(name)(**params).fit(Z) for name, params in self._member_specs()]
+        self.calibrators_ = [RankCalibrator.fit(m.decision_function(Z)) for m in self.members_]
+
+    def _member_ranks(self, Z: np.ndarray) -> np.ndarray:
+        return np.stack([c.transform(m.decision_function(Z)) for m, c in zip(self.members_, self.calibrators_, strict=True)])
+
+    def _score(self, Z: np.ndarray) -> np.ndarray:
+        return self._member_ranks(Z).mean(axis=0)
+
+    def _contributions(self, Z: np.ndarray) -> np.ndarray:
+        ranks = self._member_ranks(Z)
+        out = np.zeros_like(Z)
+        for member, rank in zip(self.members_, ranks, strict=True):
+            contrib = np.maximum(member.feature_contributions(Z), 0.0)
+            mass = contrib.sum(axis=1, keepdims=True)
+            shares = np.divide(contrib, mass, out=np.zeros_like(contrib), where=mass > 0)
+            out += rank[:, None] * shares
+        return out / len(self.members_)
+
+    def _get_state(self) -> dict[str, np.ndarray]:
+        return {f"calibrator{i}": c.quantiles for i, c in enumerate(self.calibrators_)}
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.calibrators_ = [RankCalibrator(state[f"calibrator{i}"]) for i in range(len(state))]
+
+    def _save_extra(self, directory: Path) -> None:
+        for i, member in enumerate(self.members_):
+            member.save(directory / f"member{i}")
+
+    def _load_extra(self, directory: Path) -> None:
+        self.members_ = [BaseDetector.load(directory / f"member{i}") for i in range(len(self.calibrators_))]

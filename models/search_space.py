@@ -1,0 +1,82 @@
+"""Hyperparameter search spaces per detector, in one place, for any Optuna-like trial.
+
+``suggest_params(name, trial)`` calls ``trial.suggest_int / suggest_float / suggest_categorical``
+(duck-typed: models/ does not import optuna) and returns constructor keyword arguments for
+``make_detector(name, **params)``. Parameter names are prefixed by the detector name inside the
+trial (``"gmm.n_components"``) so one study can mix families without clashes. Threshold
+parameters (contamination, percentile) are not searched: they are an alerting policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+
+class TrialLike(Protocol):
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+    def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False) -> float: ...
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+def _gaussian(t: TrialLike) -> dict[str, Any]:
+    return {"covariance": t.suggest_categorical("gaussian.covariance", ["full", "diag"])}
+
+
+def _gmm(t: TrialLike) -> dict[str, Any]:
+    return {"n_components": t.suggest_int("gmm.n_components", 1, 8),
+            "covariance_type": t.suggest_categorical("gmm.covariance_type", ["full", "diag"]),
+            "reg_covar": t.suggest_float("gmm.reg_covar", 1e-5, 1e-1, log=True)}
+
+
+def _isolation_forest(t: TrialLike) -> dict[str, Any]:
+    return {"n_estimators": t.suggest_int("isolation_forest.n_estimators", 50, 300, step=50),
+            "max_samples": t.suggest_categorical("isolation_forest.max_samples", [128, 256, 512, 1024]),
+            "max_features": t.suggest_float("isolation_forest.max_features", 0.5, 1.0)}
+
+
+def _parameter_free(t: TrialLike) -> dict[str, Any]:
+    # ECOD/COPOD have no hyperparameters that change their ranking; nothing to search.
+    return {}
+
+
+def _torch_common(prefix: str, t: TrialLike) -> dict[str, Any]:
+    return {"hidden_units": t.suggest_categorical(f"{prefix}.hidden_units", [16, 32, 64, 128]),
+            "learning_rate": t.suggest_float(f"{prefix}.learning_rate", 1e-4, 1e-2, log=True),
+            "weight_decay": t.suggest_float(f"{prefix}.weight_decay", 1e-7, 1e-3, log=True),
+            "batch_size": t.suggest_categorical(f"{prefix}.batch_size", [128, 256, 512])}
+
+
+def _autoencoder(t: TrialLike) -> dict[str, Any]:
+    return {**_torch_common("autoencoder", t), "latent_dim": t.suggest_int("autoencoder.latent_dim", 2, 16)}
+
+
+def _vae(t: TrialLike) -> dict[str, Any]:
+    return {**_torch_common("vae", t), "latent_dim": t.suggest_int("vae.latent_dim", 2, 16),
+            "beta": t.suggest_float("vae.beta", 0.1, 2.0, log=True)}
+
+
+def _mlp(t: TrialLike) -> dict[str, Any]:
+    return {**_torch_common("mlp", t), "n_layers": t.suggest_int("mlp.n_layers", 1, 3)}
+
+
+def _ensemble(t: TrialLike) -> dict[str, Any]:
+    choice = t.suggest_categorical("ensemble.members", ["ecod+isolation_forest+gaussian",
+                                                        "ecod+isolation_forest", "ecod+copod+isolation_forest+gmm"])
+    return {"members": choice.split("+")}
+
+
+SEARCH_SPACES: dict[str, Callable[[TrialLike], dict[str, Any]]] = {
+    "gaussian": _gaussian, "gmm": _gmm, "isolation_forest": _isolation_forest,
+    "ecod": _parameter_free, "copod": _parameter_free, "autoencoder": _autoencoder, "vae": _vae,
+    "mlp": _mlp, "ensemble": _ensemble,
+}
+
+
+def suggest_params(name: str, trial: TrialLike) -> dict[str, Any]:
+    """Constructor parameters for detector ``name`` drawn from ``trial``."""
+    try:
+        space = SEARCH_SPACES[name]
+    except KeyError:
+        raise ValueError(f"no search space for detector {name!r}; known: {', '.join(sorted(SEARCH_SPACES))}") from None
+    return space(trial)

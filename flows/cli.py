@@ -169,12 +169,15 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
     elif c == "train":
         from flows.train import train_flow
 
-        train_flow(end=args.end, settings=settings, window_days=args.window_days, trials=args.trials,
-                   trigger=args.trigger)
+        result = train_flow(end=args.end, settings=settings, window_days=args.window_days, trials=args.trials,
+                            trigger=args.trigger)
+        _say(f"trained {result.detector} on {result.data_window}: {result.objective_name}={result.objective:.3f}; "
+             f"version {result.version} {result.decision}: {result.reason}")
     elif c == "promote":
         from flows.train import promote_version
 
-        promote_version(version=args.version, settings=settings, reason=args.reason)
+        previous = promote_version(version=args.version, settings=settings, reason=args.reason)
+        _say(f"version {args.version} is now champion" + (f" (was version {previous})" if previous else ""))
     elif c == "score":
         from flows.daily import score_flow
 
@@ -207,6 +210,11 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
 
         run_demo(settings=settings, start=args.start, users=args.users, seed=args.seed, trials=args.trials)
     return 0
+
+
+def _say(line: str) -> None:
+    """The command's closing line for the person at the terminal (logs go to stderr)."""
+    sys.stdout.write(line + "\n")
 
 
 class _UsageError(Exception):

@@ -1,0 +1,160 @@
+"""The champion/challenger gate: a pure decision plus the registry glue that records it.
+
+Rules (in order):
+1. No champion yet: the challenger becomes champion (the first model always serves).
+2. The champion cannot score the held-out window (e.g. a feature schema change): promote.
+3. The held-out window has no labels: keep the champion; there is no fair comparison and the
+   label-free objective is not comparable across models. ``shopguard promote`` overrides.
+4. The challenger's alert rate exceeds ``max_alert_rate``: refuse (on-call could not keep up).
+5. The challenger must beat the champion's objective by at least ``margin``; otherwise refuse.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from tasks.errors import ShopguardError
+from tasks.settings import Settings
+from tasks.tracking import mlflow_client
+from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class GateScore:
+    """One model's standing on the held-out window: the objective (NaN without labels) and alert rate."""
+
+    objective: float
+    alert_rate: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    challenger_score: float
+    champion_score: float | None
+
+    @property
+    def label(self) -> str:
+        return "promoted" if self.promote else "rejected"
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def decide_promotion(challenger: GateScore, champion: GateScore | None, margin: float, max_alert_rate: float,
+                     champion_error: str | None = None) -> Decision:
+    """Apply the gate's rules (module doc) to two scores on the same held-out window."""
+    if champion is None and champion_error is None:
+        note = "" if challenger.alert_rate <= max_alert_rate else (
+            f"; warning: alert rate {challenger.alert_rate:.2%} exceeds {max_alert_rate:.2%}")
+        return Decision(True, f"first model: no champion yet{note}", challenger.objective, None)
+    if champion_error is not None:
+        return Decision(True, f"champion cannot score the held-out window ({champion_error})",
+                        challenger.objective, None)
+    assert champion is not None
+    if math.isnan(challenger.objective):
+        return Decision(False, "held-out window has no usable labels: champion kept (promote manually to override)",
+                        challenger.objective, champion.objective)
+    if challenger.alert_rate > max_alert_rate:
+        return Decision(False, f"challenger alert rate {challenger.alert_rate:.2%} exceeds the bound {max_alert_rate:.2%}",
+                        challenger.objective, champion.objective)
+    needed = (champion.objective if not math.isnan(champion.objective) else -math.inf) + margin
+    verdict = (f"challenger {_fmt(challenger.objective)} vs champion {_fmt(champion.objective)} "
+               f"(margin {margin:g})")
+    if challenger.objective >= needed:
+        return Decision(True, f"{verdict}: challenger wins", challenger.objective, champion.objective)
+    return Decision(False, f"{verdict}: not better by the margin", challenger.objective, champion.objective)
+
+
+def gate_score(scores: np.ndarray, threshold: float, labels: np.ndarray | None, k: int) -> GateScore:
+    metrics = validation_metrics(labels, scores, threshold, k)
+    return GateScore(objective=metrics.get(OBJECTIVE_METRIC, math.nan), alert_rate=metrics["alert_rate"])
+
+
+def score_champion(settings: Settings, version: ModelVersion, features: pd.DataFrame, labels: np.ndarray | None,
+                   k: int) -> tuple[GateScore | None, str | None]:
+    """Load the champion from the registry and score it on the challenger's held-out window.
+
+    Returns (score, None), or (None, why) when the champion cannot score these features.
+    """
+    uri = f"models:/{settings.registered_model_name}/{version.version}"
+    try:
+        model = mlflow.pyfunc.load_model(uri)
+        threshold = _served_threshold(model)
+        out = model.predict(features)
+    except (MlflowException, ValueError, KeyError, OSError) as exc:
+        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k), None
+
+
+def _served_threshold(model: mlflow.pyfunc.PyFuncModel) -> float:
+    return float(model.unwrap_python_model().detector.threshold_)
+
+
+def current_champion(client: MlflowClient, model_name: str) -> ModelVersion | None:
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def decision_tags(decision: Decision, objective_name: str) -> dict[str, str]:
+    return {
+        "promotion_decision": decision.label,
+        "promotion_reason": decision.reason,
+        "challenger_score": _fmt(decision.challenger_score),
+        "champion_score": _fmt(decision.champion_score),
+        "gate_objective": objective_name,
+    }
+
+
+def record_decision(settings: Settings, version: str, decision: Decision, parent_run_id: str,
+                    objective_name: str, previous_champion: str | None) -> None:
+    """Point ``challenger`` at ``version`` (and ``champion`` if promoted); tag the version and the run."""
+    client = mlflow_client(settings)
+    name = settings.registered_model_name
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    tags = decision_tags(decision, objective_name)
+    if previous_champion is not None:
+        tags["previous_champion"] = previous_champion
+    if decision.promote:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+        client.set_tag(parent_run_id, key, value)
+    log.info("version %s %s: %s", version, decision.label, decision.reason)
+
+
+def promote_manually(settings: Settings, version: str, reason: str) -> str | None:
+    """Make ``version`` the champion regardless of the gate; returns the version it replaced."""
+    client = mlflow_client(settings)
+    name = settings.registered_model_name
+    try:
+        client.get_model_version(name, version)
+    except MlflowException:
+        raise ShopguardError(f"model {name} has no version {version} in {settings.tracking_uri}") from None
+    previous = current_champion(client, name)
+    client.set_registered_model_alias(name, CHAMPION, version)
+    tags = {"promotion_decision": "manual", "promotion_reason": reason}
+    if previous is not None:
+        tags["previous_champion"] = str(previous.version)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    log.info("version %s is now champion (was %s): %s", version, previous.version if previous else "none", reason)
+    return str(previous.version) if previous is not None else None

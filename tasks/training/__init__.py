@@ -1,0 +1,1 @@
+"""Retraining: load the window, sweep detectors with Optuna, and log reviewer artifacts to MLflow."""

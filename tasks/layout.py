@@ -40,6 +40,10 @@ class DataLayout:
     def features(self, day: date) -> Path:
         return self.root / "features" / partition(day)
 
+    def feature_state(self, day: date) -> Path:
+        """Cached per-day summaries that history features read instead of rescanning raw events."""
+        return self.root / "features_state" / partition(day)
+
     def scores(self, day: date) -> Path:
         return self.root / "scores" / partition(day)
 

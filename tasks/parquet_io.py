@@ -65,7 +65,7 @@ def read_partition(directory: Path, columns: Sequence[str] | None = None) -> pd.
     files = parquet_files(directory)
     if not files:
         raise DataMissingError(f"no Parquet files in {directory}")
-    return pq.ParquetDataset(files).read(columns=list(columns) if columns else None).to_pandas()
+    return pq.ParquetDataset(files, partitioning=None).read(columns=list(columns) if columns else None).to_pandas()
 
 
 def read_partitions(directories: Sequence[Path], columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -73,4 +73,4 @@ def read_partitions(directories: Sequence[Path], columns: Sequence[str] | None =
     files = [f for d in directories for f in parquet_files(d)]
     if not files:
         raise DataMissingError(f"no Parquet files in {', '.join(str(d) for d in directories)}")
-    return pq.ParquetDataset(files).read(columns=list(columns) if columns else None).to_pandas()
+    return pq.ParquetDataset(files, partitioning=None).read(columns=list(columns) if columns else None).to_pandas()

@@ -1,0 +1,37 @@
+"""`shopguard features --date D`: build one day's user-day behaviour features into Parquet."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from prefect import flow
+
+from tasks.features.flow_tasks import (
+    FeaturesResult,
+    build_features_task,
+    check_features_task,
+    record_status_task,
+    write_features_task,
+)
+from tasks.layout import DataLayout
+from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@flow(name="shopguard-features", log_prints=False)
+def features_flow(day: date, settings: Settings, window_days: int | None = None) -> FeaturesResult:
+    """Build features/date=D from validated events of the trailing window and the users table.
+
+    The table passes the GX feature suite before it is written; a failing table stops the day.
+    """
+    layout = DataLayout(settings.data_dir)
+    window = window_days or settings.features.window_days
+    features = build_features_task(layout, day, window)
+    check_features_task(layout, day, features)  # stops the day before a bad table is written
+    path = write_features_task(layout, day, features)
+    result = FeaturesResult(day=day, path=path, rows=len(features), window_days=window)
+    record_status_task(layout, result)
+    log.info("features %s: %d user rows, %d-day window -> %s", day, result.rows, window, path)
+    return result

@@ -1,0 +1,53 @@
+"""Thin Prefect task wrappers around the feature store (the work itself lives in store.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.features.catalogue import FEATURE_SCHEMA_VERSION
+from tasks.features.store import build_day_features, write_day_features
+from tasks.layout import DataLayout
+from tasks.parquet_io import read_partition
+from tasks.run_status import update_day_status
+from tasks.validation import validate_feature_table
+
+
+@dataclass(frozen=True)
+class FeaturesResult:
+    day: date
+    path: Path
+    rows: int
+    window_days: int
+    schema_version: str = FEATURE_SCHEMA_VERSION
+
+
+# Feature tables are large inputs: hashing them for a cache key would cost more than rebuilding.
+@task(name="build-day-features", cache_policy=NO_CACHE)
+def build_features_task(layout: DataLayout, day: date, window_days: int) -> pd.DataFrame:
+    return build_day_features(layout, day, window_days)
+
+
+@task(name="check-feature-table", cache_policy=NO_CACHE)
+def check_features_task(layout: DataLayout, day: date, features: pd.DataFrame) -> None:
+    """The GX feature suite in front of the detectors: one row per active user, sane values."""
+    active_users = read_partition(layout.validated(day), columns=["user_id"])["user_id"].nunique()
+    validate_feature_table(features, expected_rows=active_users)
+
+
+@task(name="write-day-features", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def write_features_task(layout: DataLayout, day: date, features: pd.DataFrame) -> Path:
+    return write_day_features(layout, day, features)
+
+
+@task(name="record-features-status", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
+def record_status_task(layout: DataLayout, result: FeaturesResult) -> None:
+    update_day_status(layout, result.day, "features", {
+        "rows": result.rows, "path": str(result.path), "window_days": result.window_days,
+        "schema_version": result.schema_version,
+    })

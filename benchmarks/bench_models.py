@@ -6,6 +6,9 @@
 
 Speed: each unsupervised detector is fitted on 50k synthetic rows and times ``decision_function``
 on 1M rows x 40 features; the ``ensemble`` (auto's label-free default) is the deployed detector.
+The table gives wall and CPU seconds, rows/s, the process's peak RSS while scoring, and each time
+relative to a numpy matmul of the same matrix timed just before (comparable across loads), plus
+the load average, since the machine is shared.
 Quality: the benchmark protocol (models.evaluation) on anomaly sets made from data that ships
 with scikit-learn (a minority class subsampled to about 5% as the anomalies) and two synthetic
 sets; prints per-set ROC-AUC and the mean per detector, including ``auto``, the MLP and the
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine
@@ -96,22 +102,90 @@ def run_quality() -> dict[str, dict[str, float]]:
     return means
 
 
-def run_speed() -> dict[str, float]:
+class PeakRSS:
+    """Samples this process's resident set size in a background thread; ``peak_mb`` after the block."""
+
+    def __init__(self, interval: float = 0.01):
+        self.interval = interval
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def current_mb() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mb = max(self.peak_mb, self.current_mb())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakRSS:
+        self.peak_mb = self.current_mb()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self.current_mb())
+
+
+@dataclass
+class SpeedRow:
+    detector: str
+    fit_seconds: float
+    score_seconds: float
+    score_cpu_seconds: float
+    peak_rss_mb: float
+    matmul_ratio: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return SPEED_ROWS / self.score_seconds
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    cpu, wall = os.times(), time.perf_counter()
+    fn()
+    wall, after = time.perf_counter() - wall, os.times()
+    return wall, (after.user - cpu.user) + (after.system - cpu.system)
+
+
+def matmul_baseline(X: np.ndarray) -> float:
+    """Best of three X @ W (W: 40 x 40) on the same 1M x 40 matrix: the machine's speed right now."""
+    W = np.random.default_rng(1).normal(size=(X.shape[1], X.shape[1]))
+    return min(timed(lambda: X @ W)[0] for _ in range(3))
+
+
+def _load() -> str:
+    return "/".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def run_speed() -> list[SpeedRow]:
     rng = np.random.default_rng(0)
     train = rng.normal(size=(SPEED_TRAIN_ROWS, SPEED_FEATURES))
     X = rng.normal(size=(SPEED_ROWS, SPEED_FEATURES))
-    timings = {}
+    _out(f"load average (1/5/15 min) before: {_load()} on {os.cpu_count()} cores")
+    rows = []
     for name in SPEED_DETECTORS:
         detector = make_detector(name, epochs=5) if name in ("autoencoder", "vae") else make_detector(name)
-        detector.fit(train)
-        start = time.perf_counter()
-        detector.decision_function(X)
-        timings[name] = time.perf_counter() - start
-        start = time.perf_counter()
-        detector.explain(X[:1000])
-        explain_seconds = time.perf_counter() - start
-        _out(f"{name:18s} score 1M x {SPEED_FEATURES}: {timings[name]:6.2f} s   explain 1k rows: {explain_seconds:5.2f} s")
-    return timings
+        fit_seconds, _ = timed(lambda detector=detector: detector.fit(train))
+        baseline = matmul_baseline(X)  # re-measured next to each detector: the load changes
+        with PeakRSS() as rss:
+            score_seconds, cpu_seconds = timed(lambda detector=detector: detector.decision_function(X))
+        rows.append(SpeedRow(name, fit_seconds, score_seconds, cpu_seconds, rss.peak_mb, score_seconds / baseline))
+        log.info("%s scored in %.2f s (matmul baseline %.3f s, load %s)", name, score_seconds, baseline, _load())
+    _out(f"{'detector':18s} {'fit s':>7s} {'score 1M x 40 s':>16s} {'cpu s':>7s} {'rows/s':>11s} "
+         f"{'peak RSS MB':>12s} {'x matmul':>9s}")
+    for r in rows:
+        _out(f"{r.detector:18s} {r.fit_seconds:7.2f} {r.score_seconds:16.2f} {r.score_cpu_seconds:7.2f} "
+             f"{r.rows_per_second:11,.0f} {r.peak_rss_mb:12.0f} {r.matmul_ratio:9.1f}")
+    _out(f"load average (1/5/15 min) after: {_load()}; 'x matmul' = score time / a 1M x 40 @ 40 x 40 "
+         "numpy matmul timed just before it (steadier than seconds on a shared machine)")
+    return rows
 
 
 def _out(line: str) -> None:

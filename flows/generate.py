@@ -53,7 +53,8 @@ def generate_flow(settings: Settings, start: date, days: int = 14, users: int = 
     write_users_task(layout, population)
     summary = GenerationSummary(
         users=population.size, days=[generate_day_task(layout, population, day) for day in config.day_list])
-    log.info("generated world under %s\n%s", layout.raw, summary.table())
+    log.info("generated %d users and %d events over %d days under %s", summary.users, summary.total_events,
+             len(summary.days), layout.raw)
     return summary
 
 

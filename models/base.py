@@ -8,6 +8,10 @@ Preprocessing lives inside the detector so a saved model is self-contained: miss
 values are imputed with the training median, then each feature is robustly scaled
 (``(x - median) / (IQR / 1.349)``). ``center_`` therefore holds the training medians in raw units,
 which serving quotes as the "usual" value of a feature.
+
+Scoring and explanations run block by block (``SCORE_BLOCK_ROWS`` rows, imputed and scaled per
+block), so memory stays bounded on millions of rows; detectors whose ``_score`` releases the GIL
+ask for several threads through ``_score_threads``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import copy
 import inspect
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +31,10 @@ import pandas as pd
 FORMAT_VERSION = 1
 # Rows scored per occlusion batch: bounds memory at about 40 MB for 40 features.
 _OCCLUSION_BATCH_ROWS = 131_072
+# Rows per scoring block: a block's float64 copy and temporaries stay a few MB (cache-friendly) and
+# peak memory does not grow with the batch; every detector's score is row-wise, so blocking
+# leaves each row's score unchanged.
+SCORE_BLOCK_ROWS = 32_768
 
 
 class NotFittedError(RuntimeError):
@@ -99,18 +109,21 @@ class BaseDetector(ABC):
                 bad = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
                 raise ValueError(f"non-numeric feature column(s): {', '.join(bad[:5])}") from None
             return arr, [str(c) for c in X.columns]
-        try:
-            arr = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("X must be a numeric matrix") from None
+        arr = np.asarray(X)
+        if arr.dtype.kind not in "fiub":  # numeric arrays stay as they are: blocks convert to float64
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise ValueError("X must be a numeric matrix") from None
         return arr, None
 
-    def _prepare(self, X: Any, reset: bool) -> np.ndarray:
-        """DataFrame/array -> float64 matrix with training medians imputed and robust scaling."""
+    def _checked_matrix(self, X: Any, reset: bool) -> np.ndarray:
+        """DataFrame/array -> numeric 2-D matrix (raw units) with the fitted feature count."""
         arr, names = self._as_matrix(X, reset)
         if arr.ndim != 2:
             raise ValueError(f"expected a 2-D feature matrix, got shape {arr.shape}")
         if reset:
+            arr = np.asarray(arr, dtype=np.float64)
             if arr.shape[0] < 2:
                 raise ValueError("need at least 2 rows to fit a detector")
             if arr.shape[1] < 1:
@@ -129,8 +142,40 @@ class BaseDetector(ABC):
             self.scale_ = np.where(spread > 1e-12, spread / 1.349, np.where(std > 1e-12, std, 1.0))
         elif arr.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {arr.shape[1]} features, the detector was fitted on {self.n_features_in_}")
+        return arr
+
+    def _prepare(self, X: Any, reset: bool) -> np.ndarray:
+        """DataFrame/array -> float64 matrix with training medians imputed and robust scaling."""
+        return self._transform(self._checked_matrix(X, reset))
+
+    def _transform(self, arr: np.ndarray) -> np.ndarray:
+        """Impute non-finite values with the training medians, then robustly scale (float64)."""
+        arr = np.asarray(arr, dtype=np.float64)
         arr = np.where(np.isfinite(arr), arr, self.center_)
         return (arr - self.center_) / self.scale_
+
+    # -- block-wise evaluation ---------------------------------------------------------------
+    def _score_threads(self) -> int:
+        """Threads that score row blocks concurrently (numpy and compiled trees release the GIL).
+
+        Detectors whose ``_score`` is already multi-threaded (BLAS-heavy, torch) keep 1.
+        """
+        return 1
+
+    def _map_blocks(self, fn: Callable[[np.ndarray], np.ndarray], A: np.ndarray, raw: bool) -> np.ndarray:
+        """``fn`` over row blocks of ``A`` (raw rows are imputed and scaled per block), concatenated."""
+        def run(start: int) -> np.ndarray:
+            block = A[start:start + SCORE_BLOCK_ROWS]
+            return np.asarray(fn(self._transform(block) if raw else block), dtype=np.float64)
+
+        starts = range(0, len(A), SCORE_BLOCK_ROWS)
+        threads = min(self._score_threads(), len(starts))
+        if len(starts) <= 1:
+            return run(0)
+        if threads <= 1:
+            return np.concatenate([run(start) for start in starts])
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return np.concatenate(list(pool.map(run, starts)))
 
     # -- the abstract surface ---------------------------------------------------------------
     @abstractmethod
@@ -159,7 +204,7 @@ class BaseDetector(ABC):
             if not set(np.unique(y_arr)) <= {0, 1} or y_arr.min() == y_arr.max():
                 raise ValueError("y must contain both classes 0 (normal) and 1 (anomaly)")
         self._fit(Z, y_arr)
-        train_scores = np.asarray(self._score(Z), dtype=np.float64)
+        train_scores = self._map_blocks(self._score, Z, raw=False)
         self.threshold_ = self._threshold_from(train_scores)
         return self
 
@@ -170,7 +215,7 @@ class BaseDetector(ABC):
 
     def decision_function(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        return np.asarray(self._score(self._prepare(X, reset=False)), dtype=np.float64)
+        return self._map_blocks(self._score, self._checked_matrix(X, reset=False), raw=True)
 
     def predict(self, X: Any) -> np.ndarray:
         return (self.decision_function(X) > self.threshold_).astype(int)
@@ -182,7 +227,7 @@ class BaseDetector(ABC):
         is replaced by its training median. Detectors with an exact decomposition override it.
         """
         self._check_fitted()
-        return self._contributions(self._prepare(X, reset=False))
+        return self._map_blocks(self._contributions, self._checked_matrix(X, reset=False), raw=True)
 
     def _contributions(self, Z: np.ndarray) -> np.ndarray:
         n, d = Z.shape

@@ -16,8 +16,6 @@ statistics and interpolated linearly between them (exact when there are fewer).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from scipy.stats import skew
 
@@ -29,6 +27,7 @@ class _TailModel(BaseDetector):
     """Shared fitting and tail-probability lookup; subclasses combine U_l, U_r and U_s."""
 
     def __init__(self, max_knots: int = 4096, n_jobs: int = 2, **kw):
+        # n_jobs: threads scoring row blocks (numpy's searchsorted and ufuncs release the GIL).
         super().__init__(**kw)
         self.max_knots = max_knots
         self.n_jobs = n_jobs
@@ -59,40 +58,43 @@ class _TailModel(BaseDetector):
         lo, hi = self.knot_offsets_[j], self.knot_offsets_[j + 1]
         v, cle, clt = self.knots_[lo:hi], self.count_le_[lo:hi], self.count_lt_[lo:hi]
         n = float(self.n_train_)
+        # Per knot k: the gap to the next knot and the count rise across it (0 at the last knot),
+        # so each row needs one gather per quantity instead of recomputing them from its neighbours.
+        gap_after, rise_after = np.zeros_like(v), np.zeros_like(cle)
+        gap_after[:-1], rise_after[:-1] = v[1:] - v[:-1], clt[1:] - cle[:-1]
         k = np.searchsorted(v, x, side="right") - 1  # last knot <= x; -1 below the minimum
-        kc = np.clip(k, 0, len(v) - 1)
-        nxt = np.minimum(kc + 1, len(v) - 1)
-        gap = v[nxt] - v[kc]
+        kc = np.maximum(k, 0)
+        v_k, cle_k, gap = v.take(kc), cle.take(kc), gap_after.take(kc)
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(gap > 0, (x - v[kc]) / gap, 0.0)
-        between = cle[kc] + frac * (clt[nxt] - cle[kc])
-        exact = v[kc] == x
-        count_le = np.where(k < 0, 0.0, np.where(exact, cle[kc], np.where(kc == len(v) - 1, n, between)))
-        count_ge = np.where(exact & (k >= 0), n - clt[kc], n - count_le)
+            frac = np.where(gap > 0, (x - v_k) / gap, 0.0)
+        # Linear between knots; on a knot (frac 0) this is its own count, at the last knot it is n.
+        count_le = np.where(k < 0, 0.0, cle_k + frac * rise_after.take(kc))
+        count_ge = np.where((v_k == x) & (k >= 0), (n - clt).take(kc), n - count_le)
         log_total = np.log(n + 1.0)
         return log_total - np.log1p(count_le), log_total - np.log1p(count_ge)
 
     def _combine(self, u_left: np.ndarray, u_right: np.ndarray, skew_sign: float) -> np.ndarray:
         raise NotImplementedError
 
-    def _column_terms(self, Z: np.ndarray, j: int) -> np.ndarray:
-        u_left, u_right = self._tails(j, np.ascontiguousarray(Z[:, j]))
-        return self._combine(u_left, u_right, float(self.skew_sign_[j]))
-
     def _skewed(self, u_left: np.ndarray, u_right: np.ndarray, s: float) -> np.ndarray:
         return u_left if s < 0 else u_right if s > 0 else u_left + u_right
 
+    def _column_terms(self, Z: np.ndarray) -> list[np.ndarray]:
+        # Columns of a block, contiguous: a strided column of a 1M-row matrix costs a pass over all of it.
+        columns = np.ascontiguousarray(Z.T)
+        return [self._combine(*self._tails(j, col), float(self.skew_sign_[j])) for j, col in enumerate(columns)]
+
+    def _score_threads(self) -> int:
+        return max(1, self.n_jobs)
+
     def _contributions(self, Z: np.ndarray) -> np.ndarray:
-        out = np.empty_like(Z)
-        with ThreadPoolExecutor(max_workers=max(1, self.n_jobs)) as pool:
-            for j, terms in enumerate(pool.map(lambda j: self._column_terms(Z, j), range(Z.shape[1]))):
-                out[:, j] = terms
-        return out
+        return np.stack(self._column_terms(Z), axis=1) if Z.shape[1] else np.empty_like(Z)
 
     def _score(self, Z: np.ndarray) -> np.ndarray:
-        # numpy's searchsorted releases the GIL, so threads over columns use both cores.
-        with ThreadPoolExecutor(max_workers=max(1, self.n_jobs)) as pool:
-            return np.sum(list(pool.map(lambda j: self._column_terms(Z, j), range(Z.shape[1]))), axis=0)
+        total = np.zeros(len(Z))
+        for terms in self._column_terms(Z):  # summed in column order, as np.sum(axis=0) would
+            total += terms
+        return total
 
     def _get_state(self) -> dict[str, np.ndarray]:
         return {"knots": self.knots_, "count_le": self.count_le_, "count_lt": self.count_lt_,

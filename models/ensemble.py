@@ -77,8 +77,15 @@ class RankEnsembleDetector(BaseDetector):
         self.members_ = [detector_class(name)(**params).fit(Z) for name, params in self._member_specs()]
         self.calibrators_ = [RankCalibrator.fit(m.decision_function(Z)) for m in self.members_]
 
+    def _score_threads(self) -> int:
+        # Blocks of the ensemble's own prepared rows go straight to the members' single-block
+        # scoring, so the members' threads are used here, once, rather than nested.
+        return min(m._score_threads() for m in self.members_)
+
     def _member_ranks(self, Z: np.ndarray) -> np.ndarray:
-        return np.stack([c.transform(m.decision_function(Z)) for m, c in zip(self.members_, self.calibrators_, strict=True)])
+        # Equal to c.transform(m.decision_function(Z)) for a block of Z, without re-checking the input.
+        return np.stack([c.transform(m._score(m._transform(Z)))
+                         for m, c in zip(self.members_, self.calibrators_, strict=True)])
 
     def _score(self, Z: np.ndarray) -> np.ndarray:
         return self._member_ranks(Z).mean(axis=0)
@@ -87,7 +94,7 @@ class RankEnsembleDetector(BaseDetector):
         ranks = self._member_ranks(Z)
         out = np.zeros_like(Z)
         for member, rank in zip(self.members_, ranks, strict=True):
-            contrib = np.maximum(member.feature_contributions(Z), 0.0)
+            contrib = np.maximum(member._contributions(member._transform(Z)), 0.0)
             mass = contrib.sum(axis=1, keepdims=True)
             shares = np.divide(contrib, mass, out=np.zeros_like(contrib), where=mass > 0)
             out += rank[:, None] * shares

@@ -3,16 +3,14 @@
 Persistence without pickles: each fitted tree is reduced to scikit-learn's own node table (a plain
 structured array) plus the features it was grown on; loading rebuilds ``sklearn.tree._tree.Tree``
 objects from those arrays through their public ``__setstate__``. Scoring walks those trees with
-``Tree.apply`` (compiled, releases the GIL, so two threads split row blocks) and applies the
-isolation-forest formula itself, s(x) = 2 ** (-E[h(x)] / c(psi)); ``test_models_iforest`` checks it
-equals ``-IsolationForest.score_samples``.
+``Tree.apply`` (compiled and releases the GIL, so ``n_jobs`` threads score row blocks) and applies
+the isolation-forest formula itself, s(x) = 2 ** (-E[h(x)] / c(psi)); ``test_models_exact`` checks
+it equals ``-IsolationForest.score_samples``.
 
 Explanation: occlusion (the base default) — the score drop when a feature is set to its median.
 """
 
 from __future__ import annotations
-
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -22,7 +20,6 @@ from models.base import BaseDetector
 from models.registry import register
 
 _EULER_GAMMA = 0.5772156649015329
-_ROWS_PER_BLOCK = 16_384
 
 
 def average_path_length(n: np.ndarray) -> np.ndarray:
@@ -72,21 +69,16 @@ class IsolationForestDetector(BaseDetector):
         # Path length credited to a row that ends in each node: its depth plus c(samples left there).
         self.node_path_lengths_ = [_node_depths(t) + average_path_length(t.n_node_samples) for t in trees]
 
+    def _score_threads(self) -> int:
+        return max(1, self.n_jobs)
+
     def _score(self, Z: np.ndarray) -> np.ndarray:
         Z32 = np.ascontiguousarray(Z, dtype=np.float32)  # scikit-learn's trees split float32 inputs
         n_features = Z32.shape[1]
-
-        def depth_sum(start: int) -> np.ndarray:
-            block = Z32[start:start + _ROWS_PER_BLOCK]  # cache-sized blocks, as scikit-learn does
-            total = np.zeros(len(block))
-            for tree, feats, lengths in zip(self.trees_, self.tree_features_, self.node_path_lengths_, strict=True):
-                sub = block if len(feats) == n_features else np.ascontiguousarray(block[:, feats])
-                total += lengths[tree.apply(sub)]
-            return total
-
-        starts = range(0, len(Z32), _ROWS_PER_BLOCK)
-        with ThreadPoolExecutor(max_workers=max(1, self.n_jobs)) as pool:
-            depths = np.concatenate(list(pool.map(depth_sum, starts))) if len(Z32) else np.zeros(0)
+        depths = np.zeros(len(Z32))
+        for tree, feats, lengths in zip(self.trees_, self.tree_features_, self.node_path_lengths_, strict=True):
+            sub = Z32 if len(feats) == n_features else np.ascontiguousarray(Z32[:, feats])
+            depths += lengths.take(tree.apply(sub))
         norm = average_path_length(np.array([self.max_samples_]))[0]
         return 2.0 ** (-(depths / len(self.trees_)) / norm)
 

@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-train mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-train bench-scoring mlflow-ui up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -56,6 +56,9 @@ bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed 
 
 bench-train: setup ## Benchmark: a 6-trial retrain (sweep, registration, gate) on 20k user-days
 	$(BIN)/python -m benchmarks.bench_train
+
+bench-scoring: setup ## Benchmark: score, explain and drift-report 50k user-days
+	$(BIN)/python -m benchmarks.bench_scoring
 
 mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over the data root's store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \

@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 
 from tasks.layout import DataLayout
+from tasks.monitoring.oncall_page import day_status
 from tasks.parquet_io import parquet_files, read_partition
 from tasks.run_status import read_day_status
 
@@ -70,7 +71,7 @@ def day_outcome(layout: DataLayout, day: date) -> DayOutcome:
             precision, recall = score_vs_labels(scores, labels)
     return DayOutcome(
         day=day,
-        status=str(status.get("status") or ("validation stopped" if validation.get("stopped") else "ok")),
+        status=day_status(status),
         events=validation.get("rows_in"),
         users_scored=users_scored,
         users_flagged=users_flagged,

@@ -38,12 +38,13 @@ class TrainingSettings(BaseModel):
     promotion_margin: float = Field(0.005, ge=0, description="A challenger must beat the champion's objective by this much.")
     max_alert_rate: float = Field(0.05, gt=0, le=1, description="A challenger whose alert rate exceeds this is never promoted.")
     parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
-    seed: int = 42
+    seed: int = Field(42, description="Seed for the sweep sampler and the detectors.")
 
 
 class MonitoringSettings(BaseModel):
-    drift_share_threshold: float = Field(0.3, ge=0, le=1, description="Retrain when more than this share of features drift.")
-    column_drift_threshold: float = Field(0.1, gt=0, description="Evidently per-column drift threshold (Wasserstein / PSI).")
+    drift_share_threshold: float = Field(0.45, ge=0, le=1, description="Retrain when more than this share of features drift (ordinary synthetic days: 15-30%, a promotion day: 60-70%).")
+    column_drift_threshold: float = Field(0.1, gt=0, description="A feature drifts when its PSI over the reference deciles reaches this (0.1: a moderate shift).")
+    score_drift_threshold: float = Field(0.25, gt=0, description="PSI of the anomaly-score distribution against the champion's reference scores that counts as score drift (0.25: the usual 'significant shift'); reported, and a retrain reason only alongside feature drift.")
     alert_rate_trailing_days: int = Field(7, ge=1, description="Trailing days that define the normal alert-rate band.")
     alert_rate_band: float = Field(3.0, gt=1, description="Alert rate outside [median/band, median*band] counts as drift.")
     retrain_cooldown_days: int = Field(3, ge=0, description="At most one drift-triggered retrain per this many days.")
@@ -52,7 +53,7 @@ class MonitoringSettings(BaseModel):
 class ScheduleSettings(BaseModel):
     scoring_cron: str = Field("0 2 * * *", description="Daily scoring of the previous day (UTC).")
     retrain_cron: str = Field("0 4 * * 1", description="Scheduled retrain (UTC); weekly on Monday by default.")
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", description="Time zone the cron schedules are read in.")
 
 
 class Settings(BaseSettings):

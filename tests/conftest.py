@@ -37,7 +37,8 @@ def settings(tmp_path):
     """Settings rooted in a fresh temp data dir, with a private sqlite MLflow store."""
     from tasks.settings import Settings
 
-    return Settings(data_dir=tmp_path / "data")
+    # Explicit None: an MLFLOW_TRACKING_URI left in the environment by mlflow must not leak in.
+    return Settings(data_dir=tmp_path / "data", mlflow_tracking_uri=None, prefect_api_url=None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,225 @@
+"""The daily flows: score a day, monitor it, and run the whole day (retraining on drift).
+
+daily_flow: validate -> features -> score -> monitor -> retrain decision -> on-call page.
+Every stage records its section of reports/runs/date=D.json and the on-call page is rebuilt from
+those records, so a failed or stopped day still shows up for on-call with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import date
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from tasks.errors import ShopguardError, ValidationStopped
+from tasks.layout import DataLayout
+from tasks.monitoring.alert_rate import alert_rate_band, trailing_alert_rates
+from tasks.monitoring.drift import (
+    SCORE_COLUMN,
+    DriftSummary,
+    build_drift_report,
+    column_drift_from_snapshot,
+    save_drift_report,
+)
+from tasks.monitoring.oncall_page import build_day_row, day_markdown, write_oncall_page
+from tasks.monitoring.retrain_launch import (
+    RetrainOutcome,
+    deployment_available,
+    newest_model_version,
+    retrain_lock,
+    run_retrain_deployment,
+)
+from tasks.monitoring.retrain_rule import (
+    RetrainDecision,
+    decide_retrain,
+    last_drift_retrain,
+    record_drift_retrain,
+)
+from tasks.run_status import read_day_status, update_day_status
+from tasks.scoring.champion import Champion, load_champion, load_reference_features
+from tasks.scoring.io import (
+    load_features_task,
+    read_day_scores,
+    write_alerts_task,
+    write_scores_task,
+)
+from tasks.scoring.scoring import rank_alerts, score_features
+from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# In-memory models and frames are not worth hashing for Prefect's cache keys.
+champion_task = task(load_champion, name="load-champion", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
+reference_task = task(load_reference_features, name="load-drift-reference", cache_policy=NO_CACHE,
+                      retries=1, retry_delay_seconds=2)
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    summary: DriftSummary
+    decision: RetrainDecision
+
+
+@task(name="score-and-rank", cache_policy=NO_CACHE)
+def score_and_rank(champion: Champion, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    scores = score_features(champion.model, features, champion.version)
+    return scores, rank_alerts(scores)
+
+
+@flow(name="score-day")
+def score_flow(day: date, settings: Settings) -> dict:
+    """Score the day's user-days with the champion; write scores/date=D and alerts/date=D."""
+    layout = DataLayout(settings.data_dir)
+    features = load_features_task(layout, day)
+    champion = champion_task(settings)
+    scores, alerts = score_and_rank(champion, features)
+    write_scores_task(layout, day, scores)
+    write_alerts_task(layout, day, alerts, champion.version)
+    summary = {
+        "model_version": champion.version, "model_uri": champion.uri, "run_id": champion.run_id,
+        "experiment_id": champion.experiment_id, "users_scored": len(scores), "alerts": len(alerts),
+        "alert_rate": float(scores["is_anomaly"].mean()),
+    }
+    update_day_status(layout, day, "scoring", summary)
+    log.info("%s: scored %d users with v%s, %d alerts", day, len(scores), champion.version, len(alerts))
+    return summary
+
+
+def _model_inputs(champion: Champion) -> list[str]:
+    schema = champion.model.metadata.get_input_schema()
+    if schema is None:
+        raise ShopguardError(f"champion {champion.uri} has no input signature, so its features are unknown")
+    return list(schema.input_names())
+
+
+@task(name="drift-report", cache_policy=NO_CACHE)
+def drift_report(day: date, settings: Settings, champion: Champion, reference: pd.DataFrame,
+                 features: pd.DataFrame, scores: pd.DataFrame) -> DriftSummary:
+    layout = DataLayout(settings.data_dir)
+    feature_columns = _model_inputs(champion)
+    reference = reference.copy()
+    reference[SCORE_COLUMN] = champion.model.predict(reference)["anomaly_score"].to_numpy()
+    current = features.merge(scores[["user_id", SCORE_COLUMN, "is_anomaly"]], on="user_id", how="inner")
+    snapshot = build_drift_report(reference, current, feature_columns, settings.monitoring)
+    columns = column_drift_from_snapshot(snapshot.dict(), feature_columns)
+    trailing = trailing_alert_rates(layout, day, settings.monitoring.alert_rate_trailing_days)
+    band = alert_rate_band(trailing, settings.monitoring.alert_rate_band)
+    summary = DriftSummary(
+        feature_count=len(feature_columns), drifted_features=columns.drifted_features,
+        drift_share=columns.drift_share, score_drift=columns.score_drift, score_drifted=columns.score_drifted,
+        alert_rate=float(scores["is_anomaly"].mean()),
+        trailing_alert_rate=statistics.median(trailing) if trailing else None,
+        alert_rate_band=band, drift_scores=columns.drift_scores,
+    )
+    save_drift_report(snapshot, layout.drift_report(day), summary)
+    return summary
+
+
+@task(name="oncall-page", cache_policy=NO_CACHE)
+def publish_oncall(day: date, settings: Settings) -> str:
+    """Rebuild reports/index.html and attach the day's summary to the flow run as markdown."""
+    layout = DataLayout(settings.data_dir)
+    write_oncall_page(layout, settings.tracking_uri)
+    row = build_day_row(layout, read_day_status(layout, day), settings.tracking_uri)
+    markdown = day_markdown(row)
+    create_markdown_artifact(markdown=markdown, key=f"oncall-{day.isoformat()}",
+                             description=f"shopguard on-call summary for {day}")
+    return row.status
+
+
+@flow(name="monitor-day")
+def monitor_flow(day: date, settings: Settings) -> MonitorResult:
+    """Drift report against the champion's reference, the retrain rule's decision, the on-call page."""
+    layout = DataLayout(settings.data_dir)
+    champion = champion_task(settings)
+    reference = reference_task(settings, champion)
+    features = load_features_task(layout, day)
+    scores = read_day_scores(layout, day)
+    summary = drift_report(day, settings, champion, reference, features, scores)
+    decision = decide_retrain(summary, day, last_drift_retrain(layout), settings.monitoring)
+    update_day_status(layout, day, "drift", {
+        **summary.to_record(), "drift_detected": decision.drift_detected, "reasons": decision.reasons,
+        "retrain_recommended": decision.retrain, "report": f"drift/date={day.isoformat()}/report.html",
+    })
+    log.info("%s: drift share %.0f%%, score drift %.2f, retrain %s (%s)", day, 100 * summary.drift_share,
+             summary.score_drift, decision.retrain, "; ".join(decision.reasons))
+    publish_oncall(day, settings)
+    return MonitorResult(summary=summary, decision=decision)
+
+
+def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
+    """Run the retrain deployment when a server serves it, else train in-process under a lock."""
+    layout = DataLayout(settings.data_dir)
+    record_drift_retrain(layout, day)  # before starting: a crashed retrain must not re-fire every day
+    if settings.prefect_api_url:  # infra (the deployment declarations) only matters with a server
+        from infra.deployments import RETRAIN_DEPLOYMENT
+
+        if deployment_available(settings, RETRAIN_DEPLOYMENT):
+            return _retrain_through_deployment(RETRAIN_DEPLOYMENT, day, settings)
+    from flows.train import train_flow
+
+    with retrain_lock(layout):
+        result = train_flow(end=day, settings=settings, trigger="drift")
+    return RetrainOutcome(triggered=True, mode="in-process", state="Completed", model_version=result.version,
+                          run_id=result.parent_run_id, promotion_decision=result.decision,
+                          promotion_reason=result.reason)
+
+
+def _retrain_through_deployment(deployment: str, day: date, settings: Settings) -> RetrainOutcome:
+    flow_run = run_retrain_deployment(deployment, day, {
+        "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
+    newest = newest_model_version(settings) or {}
+    return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
+                          model_version=newest.get("version"), run_id=newest.get("run_id"),
+                          promotion_decision=newest.get("promotion_decision"),
+                          promotion_reason=newest.get("promotion_reason"))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:
+    outcome = "validation stopped" if isinstance(exc, ValidationStopped) else "failed"
+    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": _one_line(exc),
+                                             "completed": False})
+
+
+@flow(name="daily")
+def daily_flow(day: date, settings: Settings) -> str:
+    """The whole day; returns its on-call status (OK, drift, retrained). Failures raise one line."""
+    from flows.features import features_flow
+    from flows.validate import validate_flow
+
+    layout = DataLayout(settings.data_dir)
+    stage = "validation"
+    try:
+        validate_flow(day=day, settings=settings)
+        stage = "features"
+        features_flow(day=day, settings=settings)
+        stage = "scoring"
+        score_flow(day=day, settings=settings)
+        stage = "monitoring"
+        result = monitor_flow(day=day, settings=settings)
+        if result.decision.retrain:
+            stage = "retrain"
+            log.info("%s: drift retrain starting: %s", day, "; ".join(result.decision.reasons))
+            try:
+                outcome = start_drift_retrain(day, settings)
+            except Exception as exc:
+                update_day_status(layout, day, "retrain", {"triggered": True, "error": _one_line(exc)})
+                raise
+            update_day_status(layout, day, "retrain", asdict(outcome))
+    except Exception as exc:
+        _record_failure(layout, day, stage, exc)
+        publish_oncall(day, settings)
+        raise
+    update_day_status(layout, day, "daily", {"outcome": "completed", "completed": True})
+    return publish_oncall(day, settings)

@@ -1,0 +1,92 @@
+"""`shopguard serve`: register the scheduled deployments (infra/deployments.py) and run them.
+
+The deployed flows take plain parameters (a day that defaults to yesterday in UTC, the data root)
+and read the rest of the settings at their boundary, because a Settings object cannot be a
+schedule's parameter.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from prefect import flow
+
+from infra.deployments import DAILY_FLOW_NAME, RETRAIN_FLOW_NAME, DeploymentSpec, deployment_specs
+from tasks.errors import ShopguardError
+from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def yesterday_utc(now: datetime | None = None) -> date:
+    return ((now or datetime.now(UTC)) - timedelta(days=1)).date()
+
+
+def _settings_for(data_dir: str | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else Settings()
+
+
+@flow(name=DAILY_FLOW_NAME)
+def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -> str:
+    """The daily flow for ``day`` (default: yesterday in UTC)."""
+    from flows.daily import daily_flow
+
+    return daily_flow(day=day or yesterday_utc(), settings=_settings_for(data_dir))
+
+
+@flow(name=RETRAIN_FLOW_NAME)
+def scheduled_retrain_flow(end: date | None = None, trigger: str = "schedule", data_dir: str | None = None) -> Any:
+    """A retrain on the window ending ``end`` (default: yesterday in UTC)."""
+    from flows.train import train_flow
+
+    return train_flow(end=end or yesterday_utc(), settings=_settings_for(data_dir), trigger=trigger)
+
+
+_FLOWS = {DAILY_FLOW_NAME: scheduled_daily_flow, RETRAIN_FLOW_NAME: scheduled_retrain_flow}
+
+
+def build_deployments(settings: Settings) -> list[Any]:
+    """Prefect RunnerDeployments for the declared specs (cron in the configured timezone)."""
+    from prefect.schedules import Cron
+
+    def build(spec: DeploymentSpec) -> Any:
+        return _FLOWS[spec.flow_name].to_deployment(
+            name=spec.name, schedules=[Cron(spec.cron, timezone=spec.timezone)], parameters=spec.parameters,
+            concurrency_limit=spec.concurrency_limit, description=spec.description, tags=list(spec.tags),
+        )
+
+    return [build(spec) for spec in deployment_specs(settings)]
+
+
+def _require_server(settings: Settings) -> None:
+    if not settings.prefect_api_url:
+        raise ShopguardError("no Prefect server configured: set PREFECT_API_URL (e.g. after `make up`, "
+                             "http://127.0.0.1:4200/api) before `shopguard serve`")
+
+
+def register_deployments(settings: Settings) -> list[str]:
+    """Create or update the deployments on the Prefect API; returns their ids."""
+    _require_server(settings)
+    return [str(deployment.apply()) for deployment in build_deployments(settings)]
+
+
+def _report(lines: list[str]) -> None:
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def serve(settings: Settings, run_once: bool = False) -> None:
+    """Register the deployments; unless ``run_once``, keep running their scheduled runs."""
+    specs = deployment_specs(settings)
+    summary = [f"  {s.full_name:<34} cron '{s.cron}' ({s.timezone})" for s in specs]
+    if run_once:
+        register_deployments(settings)
+        _report(["registered deployments:", *summary, f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
+        return
+    _require_server(settings)
+    from prefect import serve as prefect_serve
+
+    _report(["serving deployments (Ctrl-C stops):", *summary])
+    prefect_serve(*build_deployments(settings), print_starting_message=False)

@@ -1,0 +1,185 @@
+"""Start and stop the local Prefect and MLflow servers (`make up` / `make down`).
+
+    python -m infra.servers up   --data-dir data --prefect-port 4200 --mlflow-port 5000
+    python -m infra.servers down --data-dir data
+
+Both servers listen on 127.0.0.1 and keep embedded sqlite stores inside the data root
+(data/prefect/prefect.db, data/mlflow/mlflow.db). Each runs in its own session; its pid and log
+live in data/servers/, so `down` stops exactly the processes `up` started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+STARTUP_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ServerError(RuntimeError):
+    """A server did not start or stop; the message names which and where its log is."""
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    health_url: str
+    ui_url: str
+    hint: str
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def prefect_server(data_dir: Path, port: int) -> Server:
+    env = {"PREFECT_HOME": str(data_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_API_URL": f"http://{HOST}:{port}/api"}
+    return Server("prefect", [_bin("prefect"), "server", "start", "--host", HOST, "--port", str(port)], env,
+                  f"http://{HOST}:{port}/api/health", f"http://{HOST}:{port}",
+                  f"export PREFECT_API_URL=http://{HOST}:{port}/api")
+
+
+def mlflow_server(data_dir: Path, port: int) -> Server:
+    store = data_dir / "mlflow"
+    store.mkdir(parents=True, exist_ok=True)
+    command = [_bin("mlflow"), "server", "--backend-store-uri", f"sqlite:///{store / 'mlflow.db'}",
+               "--default-artifact-root", str(store / "artifacts"), "--no-serve-artifacts",
+               "--host", HOST, "--port", str(port), "--workers", "1"]
+    return Server("mlflow", command, {}, f"http://{HOST}:{port}/health", f"http://{HOST}:{port}",
+                  f"export MLFLOW_TRACKING_URI=http://{HOST}:{port}")
+
+
+def _run_dir(data_dir: Path) -> Path:
+    return data_dir / "servers"
+
+
+def _pid_file(data_dir: Path, name: str) -> Path:
+    return _run_dir(data_dir) / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:  # reap it if it is our own exited child (e.g. started by `start` in this process)
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child: `make down` runs in a different process from `make up`
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_pid(data_dir: Path, name: str) -> int | None:
+    path = _pid_file(data_dir, name)
+    if not path.exists():
+        return None
+    pid = int(path.read_text().strip())
+    return pid if _alive(pid) else None
+
+
+def wait_healthy(url: str, timeout_s: float = STARTUP_TIMEOUT_S, process: subprocess.Popen | None = None) -> bool:
+    """Poll ``url`` until it answers 200, the process exits, or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def start(server: Server, data_dir: Path) -> subprocess.Popen | None:
+    """Start ``server`` in its own session unless it already runs; wait until it is healthy."""
+    if running_pid(data_dir, server.name):
+        log.info("%s already running (%s)", server.name, server.ui_url)
+        return None
+    run_dir = _run_dir(data_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / f"{server.name}.log"
+    with open(log_path, "ab") as log_file:
+        process = subprocess.Popen(server.command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **server.env}, start_new_session=True)
+    _pid_file(data_dir, server.name).write_text(str(process.pid))
+    if not wait_healthy(server.health_url, process=process):
+        stop(server.name, data_dir)
+        raise ServerError(f"{server.name} server did not become healthy at {server.health_url}; see {log_path}")
+    return process
+
+
+def stop(name: str, data_dir: Path) -> bool:
+    """Stop the process group ``up`` started for ``name``; False when it was not running."""
+    pid = running_pid(data_dir, name)
+    _pid_file(data_dir, name).unlink(missing_ok=True)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGTERM)  # the server's own session: it and the workers it spawned
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def up(data_dir: Path, prefect_port: int, mlflow_port: int) -> list[Server]:
+    servers = [prefect_server(data_dir, prefect_port), mlflow_server(data_dir, mlflow_port)]
+    for server in servers:
+        start(server, data_dir)
+    return servers
+
+
+def _write(lines: list[str]) -> None:
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.servers", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--prefect-port", type=int, default=4200)
+    parser.add_argument("--mlflow-port", type=int, default=5000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    data_dir = args.data_dir.expanduser().resolve()
+    if args.action == "down":
+        stopped = [name for name in ("prefect", "mlflow") if stop(name, data_dir)]
+        _write([f"stopped: {', '.join(stopped)}" if stopped else "no servers were running"])
+        return 0
+    try:
+        servers = up(data_dir, args.prefect_port, args.mlflow_port)
+    except ServerError as exc:
+        print(f"infra.servers: error: {exc}", file=sys.stderr)
+        return 1
+    lines = ["servers up (stop with `make down`):"]
+    for server in servers:
+        lines += [f"  {server.name:<8} {server.ui_url}", f"           {server.hint}"]
+    _write(lines)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Drift reports (real Evidently), the retrain rule and cooldown, the on-call page, the retrain lock."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_scoring import DAY, make_features, make_settings, register_champion, write_features
+
+from tasks.features.catalogue import model_feature_names
+from tasks.layout import DataLayout
+from tasks.monitoring.alert_rate import alert_rate_band
+from tasks.monitoring.drift import DriftSummary, build_drift_report, column_drift_from_snapshot
+from tasks.monitoring.oncall_page import day_markdown, write_oncall_page
+from tasks.monitoring.retrain_launch import RetrainBusy, retrain_idempotency_key, retrain_lock
+from tasks.monitoring.retrain_rule import decide_retrain, last_drift_retrain, record_drift_retrain
+from tasks.run_status import update_day_status
+from tasks.settings import MonitoringSettings
+
+RULES = MonitoringSettings(drift_share_threshold=0.3, column_drift_threshold=0.1, score_drift_threshold=0.25,
+                           alert_rate_band=3.0, retrain_cooldown_days=3)
+
+
+def summary(drifted: int = 0, features: int = 40, score_drifted: bool = False, alert_rate: float = 0.01,
+            band: tuple[float, float] | None = (0.005, 0.03)) -> DriftSummary:
+    return DriftSummary(feature_count=features, drifted_features=[f"f{i}" for i in range(drifted)],
+                        drift_share=drifted / features, score_drift=0.3 if score_drifted else 0.02,
+                        score_drifted=score_drifted, alert_rate=alert_rate, trailing_alert_rate=0.01,
+                        alert_rate_band=band)
+
+
+# -- the retrain rule -----------------------------------------------------------------------------
+@pytest.mark.parametrize("case, expected_reason", [
+    (summary(drifted=13), "13 of 40 features drifted"),
+    (summary(drifted=13, score_drifted=True), "score distribution drifted too"),
+    (summary(alert_rate=0.2), "alert rate 20.00% outside its usual band"),
+    (summary(alert_rate=0.001), "alert rate 0.10% outside its usual band"),
+])
+def test_drift_starts_a_retrain(case, expected_reason):
+    decision = decide_retrain(case, DAY, last_drift_retrain=None, monitoring=RULES)
+    assert decision.retrain and decision.drift_detected
+    assert any(expected_reason in r for r in decision.reasons), decision.reasons
+
+
+@pytest.mark.parametrize("case", [
+    summary(drifted=12),  # 30% is not more than 30%
+    summary(drifted=5, score_drifted=True),  # score drift alone only reports
+    summary(alert_rate=0.02),
+    summary(alert_rate=0.5, band=None),  # no trailing history: the alert-rate check abstains
+])
+def test_an_ordinary_day_does_not_retrain(case):
+    decision = decide_retrain(case, DAY, last_drift_retrain=None, monitoring=RULES)
+    assert not decision.retrain and not decision.drift_detected
+    assert decision.reasons == ["no drift"]
+
+
+def test_cooldown_allows_one_drift_retrain_per_n_days():
+    drifted = summary(drifted=20)
+    within = decide_retrain(drifted, DAY, last_drift_retrain=DAY - timedelta(days=2), monitoring=RULES)
+    assert not within.retrain and within.drift_detected and within.blocked_by_cooldown
+    assert "cooldown" in within.reasons[-1]
+    same_day = decide_retrain(drifted, DAY, last_drift_retrain=DAY, monitoring=RULES)
+    assert not same_day.retrain and "already ran" in same_day.reasons[-1]
+    after = decide_retrain(drifted, DAY, last_drift_retrain=DAY - timedelta(days=3), monitoring=RULES)
+    assert after.retrain
+
+
+def test_cooldown_state_round_trips(tmp_path):
+    layout = DataLayout(tmp_path)
+    assert last_drift_retrain(layout) is None
+    record_drift_retrain(layout, DAY)
+    assert last_drift_retrain(layout) == DAY
+
+
+def test_alert_rate_band_needs_history_and_floors_a_zero_median():
+    assert alert_rate_band([0.01, 0.01], band=3.0) is None
+    low, high = alert_rate_band([0.01, 0.02, 0.03], band=2.0)
+    assert (low, high) == pytest.approx((0.01, 0.04))
+    assert alert_rate_band([0.0, 0.0, 0.0], band=3.0)[1] > 0
+
+
+# -- Evidently ------------------------------------------------------------------------------------
+def test_drift_report_finds_the_shifted_features_and_scores():
+    everything = model_feature_names()
+    middle = len(everything) // 2  # make_features(shift=...) doubles the features before this one
+    names = everything[middle - 6: middle + 6]  # a dozen columns, six shifted: same code, faster
+    rng = np.random.default_rng(3)
+    reference = make_features(DAY, n=1000, seed=1, outliers=0)
+    reference["anomaly_score"] = rng.normal(size=len(reference))
+    current = make_features(DAY, n=500, seed=2, shift=1.0, outliers=0)
+    current["anomaly_score"] = rng.normal(loc=1.0, size=len(current))
+    snapshot = build_drift_report(reference, current, names, RULES)
+    drift = column_drift_from_snapshot(snapshot.dict(), names)
+    half = 6
+    assert all(drift.drift_scores[c] > 0.3 for c in names[:half])
+    assert all(drift.drift_scores[c] < 0.25 for c in names[half:])  # sampling noise only
+    # a column is drifted exactly when its Evidently test failed: distance >= the column threshold
+    assert drift.drifted_features == [c for c in names if drift.drift_scores[c] >= RULES.column_drift_threshold]
+    assert drift.drift_share == pytest.approx(len(drift.drifted_features) / len(names))
+    assert drift.drift_share > RULES.drift_share_threshold
+    assert drift.score_drifted and drift.score_drift > RULES.score_drift_threshold
+
+    same = make_features(DAY, n=500, seed=4, outliers=0)
+    same["anomaly_score"] = rng.normal(size=len(same))
+    calm = column_drift_from_snapshot(build_drift_report(reference, same, names, RULES).dict(), names)
+    assert calm.drift_share < RULES.drift_share_threshold and not calm.score_drifted
+
+
+# -- the monitor flow against a real champion -------------------------------------------------------
+def test_monitor_flow_flags_a_shifted_day_and_not_an_ordinary_one(prefect_harness, tmp_path):
+    from flows.daily import monitor_flow, score_flow
+
+    settings = make_settings(tmp_path / "data")
+    layout = DataLayout(settings.data_dir)
+    register_champion(settings, pd.concat([make_features(DAY - timedelta(days=d), seed=d) for d in (1, 2, 3)]))
+    ordinary, shifted = DAY, DAY + timedelta(days=1)
+    write_features(settings, ordinary, make_features(ordinary, seed=20))
+    write_features(settings, shifted, make_features(shifted, seed=21, shift=1.5))
+    results = {}
+    for day in (ordinary, shifted):
+        score_flow(day=day, settings=settings)
+        results[day] = monitor_flow(day=day, settings=settings)
+
+    assert not results[ordinary].decision.retrain
+    assert results[shifted].decision.retrain
+    assert results[shifted].summary.drift_share > settings.monitoring.drift_share_threshold
+    for day in (ordinary, shifted):
+        report = layout.drift_report(day)
+        assert (report / "report.html").stat().st_size > 10_000
+        assert json.loads((report / "report.json").read_text())["metrics"]
+        assert json.loads((report / "summary.json").read_text())["feature_count"] == len(model_feature_names())
+    page = layout.oncall_index.read_text()
+    assert f"drift/date={shifted}/report.html" in page and f"drift/date={ordinary}/report.html" in page
+    assert ">drift</span>" in page and ">OK</span>" in page
+
+
+# -- the on-call page -----------------------------------------------------------------------------
+def test_oncall_page_says_what_happened_each_day(tmp_path):
+    layout = DataLayout(tmp_path)
+    days = [date(2026, 1, 8) + timedelta(days=i) for i in range(4)]
+    scoring = {"users_scored": 3000, "alerts": 30, "alert_rate": 0.01, "model_version": "1", "run_id": "abc",
+               "experiment_id": "1"}
+    calm = {"feature_count": 38, "drifted_features": ["n_views"], "drift_detected": False, "reasons": ["no drift"]}
+    drifted = {"feature_count": 38, "drifted_features": [f"n_{i}" for i in range(12)], "drift_detected": True,
+               "score_drifted": True, "reasons": ["12 of 38 features drifted (32% > 30%)"]}
+    update_day_status(layout, days[0], "scoring", scoring)
+    update_day_status(layout, days[0], "drift", calm)
+    update_day_status(layout, days[1], "scoring", scoring)
+    update_day_status(layout, days[1], "drift", drifted)
+    update_day_status(layout, days[1], "retrain", {"triggered": True, "mode": "in-process", "model_version": "2",
+                                                   "run_id": "def", "promotion_decision": "rejected",
+                                                   "promotion_reason": "objective 0.41 does not beat 0.44"})
+    update_day_status(layout, days[2], "scoring", scoring)
+    update_day_status(layout, days[2], "drift", {**drifted, "reasons": [*drifted["reasons"], "cooldown: last drift "
+                                                                        "retrain was for 2026-01-09 (1 d ago, cooldown 3 d)"]})
+    update_day_status(layout, days[3], "daily", {"outcome": "validation stopped", "reason": "12% of rows failed checks"})
+    layout.drift_report(days[1]).mkdir(parents=True)
+    (layout.drift_report(days[1]) / "report.html").write_text("<html></html>")
+
+    rows = write_oncall_page(layout, tracking_uri="http://127.0.0.1:5000")
+    by_day = {r.day: r for r in rows}
+    assert [by_day[d].status for d in days] == ["OK", "retrained", "drift", "validation stopped"]
+    assert by_day[days[0]].sentence.startswith("3,000 users scored, 30 flagged (1.0%) by model v1; no drift")
+    assert "drift in 12 of 38 features; score distribution drifted; retrain started; challenger v2 refused: " \
+           "objective 0.41 does not beat 0.44" in by_day[days[1]].sentence
+    assert "no retrain (cooldown: last drift retrain was for 2026-01-09" in by_day[days[2]].sentence
+    assert by_day[days[3]].sentence == "Validation stopped the day: 12% of rows failed checks. Nothing was scored."
+    assert by_day[days[1]].links["drift report"] == "drift/date=2026-01-09/report.html"
+    assert by_day[days[1]].links["MLflow: retrain run"] == "http://127.0.0.1:5000/#/experiments/1/runs/def"
+
+    page = layout.oncall_index.read_text()
+    assert page.index("2026-01-11") < page.index("2026-01-08")  # newest first
+    assert "Raw data failed validation" in page  # the latest day's advice comes first
+    assert page.count("<tr>") == 5 and "<svg" in page and "<script" not in page
+    assert "<details>" in page and "Drifted: n_views - Item views on the day." in page  # catalogue meaning
+    markdown = day_markdown(by_day[days[1]])
+    assert markdown.startswith("# shopguard 2026-01-09: retrained") and "challenger v2 refused" in markdown
+
+
+def test_retrain_lock_admits_one_retrain_at_a_time(tmp_path):
+    layout = DataLayout(tmp_path)
+    with retrain_lock(layout), pytest.raises(RetrainBusy, match="another retrain is running"), retrain_lock(layout):
+        pass
+    with retrain_lock(layout):  # released after the first block
+        pass
+    assert retrain_idempotency_key(DAY) == "drift-retrain-2026-01-08"
+
+
+def test_summary_headline_features_exist_in_the_catalogue():
+    from tasks.monitoring.drift import SUMMARY_FEATURES
+
+    assert set(SUMMARY_FEATURES) <= set(model_feature_names())

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         os.environ.setdefault("PREFECT_HOME", str(self.prefect_home))
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", self.log_level)
+        if self.log_level.upper() != "DEBUG":
+            # One "Finished in state Completed()" per task buries the lines people read.
+            os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
         os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
         if self.prefect_api_url:

@@ -23,7 +23,7 @@ class ModelOutputError(ShopguardError):
 def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """One row per user-day (same order as ``features``) with the model's outputs and version."""
     try:
-        output = model.predict(features)
+        output = model.predict(_model_inputs(model, features))
     except Exception as exc:  # schema enforcement or the detector itself: name it in one line
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelOutputError(f"model version {model_version} could not score the features: {first_line}") from exc
@@ -44,6 +44,16 @@ def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd
     if not np.isfinite(scores["anomaly_score"]).all():
         raise ModelOutputError(f"model version {model_version} produced non-finite scores")
     return scores
+
+
+def _model_inputs(model: Any, features: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns the model's signature names (keys and descriptive columns stay out)."""
+    metadata = getattr(model, "metadata", None)
+    schema = metadata.get_input_schema() if metadata is not None else None
+    if schema is None:
+        return features
+    wanted = [c for c in schema.input_names() if c in features.columns]
+    return features[wanted] if len(wanted) == len(schema.input_names()) else features
 
 
 def rank_alerts(scores: pd.DataFrame) -> pd.DataFrame:
@@ -70,7 +80,7 @@ def alerts_html(alerts: pd.DataFrame, day: str, model_version: str) -> str:
 td,th{{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}}</style></head>
 <body><h1>Alerts for {day}</h1>
 <p>{len(alerts)} flagged users, most anomalous first. Scored by model version {escape(model_version)}.
-The kind is a guess from the top features; the reasons compare each value with the user's usual.</p>
+The kind is a guess from the top features; each reason compares the user's value with the usual value among users in training.</p>
 <table><thead><tr><th>#</th><th>user</th><th>score</th><th>likely kind</th><th>why</th></tr></thead>
 <tbody>
 {rows}

@@ -40,7 +40,7 @@ test-fast: setup ## Run the tests not marked slow or browser
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 lint: setup ## Ruff over the code
-	$(BIN)/ruff check flows tasks models tests benchmarks
+	$(BIN)/ruff check flows tasks models tests benchmarks infra
 
 bench-generate: setup ## Benchmark: a 5k-user x 14-day world and a streamed 10M-event day
 	$(BIN)/python -m benchmarks.bench_generate

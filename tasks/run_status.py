@@ -6,7 +6,7 @@ Each stage merges its own section; writes are atomic so a crash never leaves hal
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tasks.layout import DataLayout
@@ -28,7 +28,7 @@ def update_day_status(layout: DataLayout, day: date, section: str, payload: dict
     """Replace ``section`` of the day's record with ``payload`` (stamped with the time) and save."""
     record = read_day_status(layout, day)
     record["date"] = day.isoformat()
-    record[section] = {**payload, "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record[section] = {**payload, "updated_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_text_atomic(_status_path(layout, day), json.dumps(record, indent=2, sort_keys=True, default=str))
     return record
 

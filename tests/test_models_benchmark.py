@@ -88,14 +88,15 @@ def test_bad_files_end_in_one_line_errors(tmp_path, make, message):
 
 
 def test_cli_benchmark_success_and_failure(tables, capsys):
-    assert main(["benchmark", "--data", str(tables / "t.npz"), "--detectors", "ecod",
+    data_dir = ["--data-dir", str(tables / "data")]  # never the repo's ./data
+    assert main([*data_dir, "benchmark", "--data", str(tables / "t.npz"), "--detectors", "ecod",
                  "--out", str(tables / "cli.json")]) == 0
     assert json.loads((tables / "cli.json").read_text())["anomalies"] == 20
     capsys.readouterr()
-    assert main(["benchmark", "--data", str(tables / "t.csv"), "--detectors", "ecod"]) == 1
+    assert main([*data_dir, "benchmark", "--data", str(tables / "t.csv"), "--detectors", "ecod"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("shopguard: error: t.csv: no label column 'y'") and "\n" not in err
-    assert main(["benchmark", "--data", str(tables / "t.npz"), "--detectors", "ecod,nope"]) == 1
+    assert main([*data_dir, "benchmark", "--data", str(tables / "t.npz"), "--detectors", "ecod,nope"]) == 1
     assert "unknown detector(s) nope" in capsys.readouterr().err
-    assert main(["benchmark", "--data", str(tables / "missing.npz")]) == 1
+    assert main([*data_dir, "benchmark", "--data", str(tables / "missing.npz")]) == 1
     assert "not found" in capsys.readouterr().err

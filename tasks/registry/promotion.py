@@ -23,6 +23,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from tasks.errors import ShopguardError
+from tasks.registry.inputs import signature_inputs
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
@@ -97,7 +98,7 @@ def score_champion(settings: Settings, version: ModelVersion, features: pd.DataF
     try:
         model = mlflow.pyfunc.load_model(uri)
         threshold = _served_threshold(model)
-        out = model.predict(features)
+        out = model.predict(signature_inputs(model, features))
     except (MlflowException, ValueError, KeyError, OSError) as exc:
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k), None

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import ShopguardError
+from tasks.registry.inputs import signature_inputs
 from tasks.scoring.kinds import guess_kind
 
 MODEL_OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "top_features", "reasons")
@@ -23,7 +24,7 @@ class ModelOutputError(ShopguardError):
 def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd.DataFrame:
     """One row per user-day (same order as ``features``) with the model's outputs and version."""
     try:
-        output = model.predict(_model_inputs(model, features))
+        output = model.predict(signature_inputs(model, features))
     except Exception as exc:  # schema enforcement or the detector itself: name it in one line
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelOutputError(f"model version {model_version} could not score the features: {first_line}") from exc
@@ -44,16 +45,6 @@ def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd
     if not np.isfinite(scores["anomaly_score"]).all():
         raise ModelOutputError(f"model version {model_version} produced non-finite scores")
     return scores
-
-
-def _model_inputs(model: Any, features: pd.DataFrame) -> pd.DataFrame:
-    """Only the columns the model's signature names (keys and descriptive columns stay out)."""
-    metadata = getattr(model, "metadata", None)
-    schema = metadata.get_input_schema() if metadata is not None else None
-    if schema is None:
-        return features
-    wanted = [c for c in schema.input_names() if c in features.columns]
-    return features[wanted] if len(wanted) == len(schema.input_names()) else features
 
 
 def rank_alerts(scores: pd.DataFrame) -> pd.DataFrame:

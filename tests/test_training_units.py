@@ -43,6 +43,7 @@ def feature_day(day: date, users: int = 400, anomaly_share: float = 0.04, seed: 
     frame.insert(1, "date", day)
     frame["segment"] = "regular"
     frame["country"] = "DE"
+    frame["platform_volume_ratio"] = 1.0  # day-level context, not a model input
     labels = pd.DataFrame({"user_id": frame["user_id"], "date": day, "is_anomaly": np.arange(users) < n_bad,
                            "anomaly_type": pd.array(list(kinds) + [None] * (users - n_bad), dtype="string")})
     return frame, labels
@@ -146,3 +147,22 @@ def test_gate_decision_rules(challenger, champion, promote, reason):
 def test_gate_promotes_when_champion_cannot_score():
     decision = decide_promotion(GateScore(0.1, 0.01), None, 0.005, 0.05, champion_error="KeyError: n_events")
     assert decision.promote and "cannot score" in decision.reason
+
+
+def _trial(objective: float, alert_rate: float):
+    from tasks.training.objective import TrialResult
+
+    return TrialResult(detector_name="gaussian", params={}, metrics={"alert_rate": alert_rate},
+                       objective=objective, detector=None, val_scores=np.zeros(1))
+
+
+def test_sweep_prefers_a_trial_the_gate_could_accept():
+    from tasks.training.sweep import better_trial
+
+    loud_but_sharp = _trial(objective=0.99, alert_rate=0.40)
+    quiet = _trial(objective=0.90, alert_rate=0.02)
+    assert better_trial(quiet, loud_but_sharp, max_alert_rate=0.05)
+    assert not better_trial(loud_but_sharp, quiet, max_alert_rate=0.05)
+    assert better_trial(loud_but_sharp, quiet, max_alert_rate=None)  # no bound: objective alone
+    assert better_trial(_trial(0.95, 0.03), quiet, max_alert_rate=0.05)
+    assert better_trial(quiet, None, max_alert_rate=0.05)

@@ -120,6 +120,9 @@ def _feature_table(rows: int = 50):
                           "segment": "regular", "country": "DE"})
     for name in model_feature_names():
         table[name] = 0.5
+    for spec in all_columns():
+        if spec.name not in table:  # numeric context columns that are not model inputs
+            table[spec.name] = 1.0
     return table[[spec.name for spec in all_columns()]]
 
 

@@ -90,8 +90,12 @@ FEATURE_CATALOGUE: tuple[FeatureSpec, ...] = (
     _f("device_shared_users", "context",
        "Most other users seen on any one of the user's devices over the trailing window up to the day."),
     _f("ip_shared_users", "context", "Most other users seen on any one of the user's IP addresses over the trailing window up to the day."),
-    _f("platform_volume_ratio", "context",
-       "The platform's events on the day / its median daily events over the window's earlier days (1 without history)."),
+    # The same value for every user of a day: as a model input it would make a whole busy day
+    # look anomalous, so it is context for reports (and the drift report), not for detectors.
+    FeatureSpec("platform_volume_ratio", "context", "float64",
+                "The platform's events on the day / its median daily events over the window's earlier days "
+                "(1 without history); one value per day, shown for context, not a model input.",
+                model_input=False),
     _f("activity_vs_platform", "context", "The user's events / the platform's mean events per active user that day."),
 )
 

@@ -75,7 +75,8 @@ def sweep_detectors(settings: Settings, experiment_id: str, parent_run_id: str, 
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # every trial is in MLflow already
     outcome = run_sweep(trial_data(data, settings), available_families(settings.training.detectors), trials,
-                        settings.training.parallel_trials, settings.training.seed, record)
+                        settings.training.parallel_trials, settings.training.seed, record,
+                        max_alert_rate=settings.training.max_alert_rate)
     runs.log_best(client, parent_run_id, outcome.best, outcome.objective_name)
     return outcome
 

@@ -44,8 +44,25 @@ def _pruning_hook(trial: optuna.Trial) -> EpochHook:
     return on_epoch
 
 
+def better_trial(candidate: TrialResult, incumbent: TrialResult | None, max_alert_rate: float | None) -> bool:
+    """Whether ``candidate`` should replace ``incumbent`` as the sweep's best.
+
+    A trial whose held-out alert rate is within ``max_alert_rate`` beats any trial outside it: the
+    promotion gate would refuse the latter anyway, so picking it would waste the retrain. Among
+    equals, the higher objective wins.
+    """
+    if incumbent is None:
+        return True
+
+    def key(result: TrialResult) -> tuple[bool, float]:
+        rate = result.metrics.get("alert_rate", 0.0)
+        return (max_alert_rate is None or rate <= max_alert_rate, result.objective)
+
+    return key(candidate) > key(incumbent)
+
+
 def run_sweep(data: TrialData, families: list[str], n_trials: int, n_jobs: int, seed: int,
-              record: TrialRecorder) -> SweepOutcome:
+              record: TrialRecorder, max_alert_rate: float | None = None) -> SweepOutcome:
     """Run ``n_trials`` trials, recording each; return the best (fitted detector included)."""
     lock = threading.Lock()
     best: list[TrialResult] = []
@@ -66,7 +83,7 @@ def run_sweep(data: TrialData, families: list[str], n_trials: int, n_jobs: int, 
             raise optuna.TrialPruned("objective is undefined")
         record(trial.number, name, params, result, "complete", None)
         with lock:
-            if not best or result.objective > best[0].objective:
+            if better_trial(result, best[0] if best else None, max_alert_rate):
                 best[:] = [result]
             else:
                 result.detector = None  # keep only the best fitted detector in memory

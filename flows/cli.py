@@ -192,7 +192,7 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
         daily_flow(day=args.date, settings=settings)
     elif c == "backfill":
         if args.end < args.start:
-            raise _usage_error(f"--end {args.end} is before --start {args.start}")
+            raise _UsageError(f"--end {args.end} is before --start {args.start}")
         from flows.backfill import backfill_flow
 
         backfill_flow(start=args.start, end=args.end, settings=settings, force=args.force)
@@ -218,11 +218,7 @@ def _say(line: str) -> None:
 
 
 class _UsageError(Exception):
-    pass
-
-
-def _usage_error(message: str) -> _UsageError:
-    return _UsageError(message)
+    """A usage mistake only found after parsing (e.g. --end before --start): exit 2 like argparse."""
 
 
 def main(argv: list[str] | None = None) -> int:

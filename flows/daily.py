@@ -8,26 +8,14 @@ those records, so a failed or stopped day still shows up for on-call with its re
 from __future__ import annotations
 
 import logging
-import statistics
 from dataclasses import asdict, dataclass
 from datetime import date
 
-import pandas as pd
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
-from tasks.errors import ShopguardError, ValidationStopped
+from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
-from tasks.monitoring.alert_rate import alert_rate_band, trailing_alert_rates
-from tasks.monitoring.drift import (
-    SCORE_COLUMN,
-    DriftSummary,
-    build_drift_report,
-    column_drift_from_snapshot,
-    save_drift_report,
-)
-from tasks.monitoring.oncall_page import build_day_row, day_markdown, write_oncall_page
+from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
     RetrainOutcome,
     deployment_available,
@@ -41,35 +29,24 @@ from tasks.monitoring.retrain_rule import (
     last_drift_retrain,
     record_drift_retrain,
 )
-from tasks.run_status import read_day_status, update_day_status
-from tasks.scoring.champion import Champion, load_champion, load_reference_features
+from tasks.monitoring.steps import drift_report, publish_oncall
+from tasks.run_status import update_day_status
 from tasks.scoring.io import (
     load_features_task,
     read_day_scores,
     write_alerts_task,
     write_scores_task,
 )
-from tasks.scoring.scoring import rank_alerts, score_features
+from tasks.scoring.steps import champion_task, reference_task, score_and_rank
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# In-memory models and frames are not worth hashing for Prefect's cache keys.
-champion_task = task(load_champion, name="load-champion", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-reference_task = task(load_reference_features, name="load-drift-reference", cache_policy=NO_CACHE,
-                      retries=1, retry_delay_seconds=2)
 
 
 @dataclass(frozen=True)
 class MonitorResult:
     summary: DriftSummary
     decision: RetrainDecision
-
-
-@task(name="score-and-rank", cache_policy=NO_CACHE)
-def score_and_rank(champion: Champion, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    scores = score_features(champion.model, features, champion.version)
-    return scores, rank_alerts(scores)
 
 
 @flow(name="score-day")
@@ -89,48 +66,6 @@ def score_flow(day: date, settings: Settings) -> dict:
     update_day_status(layout, day, "scoring", summary)
     log.info("%s: scored %d users with v%s, %d alerts", day, len(scores), champion.version, len(alerts))
     return summary
-
-
-def _model_inputs(champion: Champion) -> list[str]:
-    schema = champion.model.metadata.get_input_schema()
-    if schema is None:
-        raise ShopguardError(f"champion {champion.uri} has no input signature, so its features are unknown")
-    return list(schema.input_names())
-
-
-@task(name="drift-report", cache_policy=NO_CACHE)
-def drift_report(day: date, settings: Settings, champion: Champion, reference: pd.DataFrame,
-                 features: pd.DataFrame, scores: pd.DataFrame) -> DriftSummary:
-    layout = DataLayout(settings.data_dir)
-    feature_columns = _model_inputs(champion)
-    reference = reference.copy()
-    reference[SCORE_COLUMN] = champion.model.predict(reference)["anomaly_score"].to_numpy()
-    current = features.merge(scores[["user_id", SCORE_COLUMN, "is_anomaly"]], on="user_id", how="inner")
-    snapshot = build_drift_report(reference, current, feature_columns, settings.monitoring)
-    columns = column_drift_from_snapshot(snapshot.dict(), feature_columns)
-    trailing = trailing_alert_rates(layout, day, settings.monitoring.alert_rate_trailing_days)
-    band = alert_rate_band(trailing, settings.monitoring.alert_rate_band)
-    summary = DriftSummary(
-        feature_count=len(feature_columns), drifted_features=columns.drifted_features,
-        drift_share=columns.drift_share, score_drift=columns.score_drift, score_drifted=columns.score_drifted,
-        alert_rate=float(scores["is_anomaly"].mean()),
-        trailing_alert_rate=statistics.median(trailing) if trailing else None,
-        alert_rate_band=band, drift_scores=columns.drift_scores,
-    )
-    save_drift_report(snapshot, layout.drift_report(day), summary)
-    return summary
-
-
-@task(name="oncall-page", cache_policy=NO_CACHE)
-def publish_oncall(day: date, settings: Settings) -> str:
-    """Rebuild reports/index.html and attach the day's summary to the flow run as markdown."""
-    layout = DataLayout(settings.data_dir)
-    write_oncall_page(layout, settings.tracking_uri)
-    row = build_day_row(layout, read_day_status(layout, day), settings.tracking_uri)
-    markdown = day_markdown(row)
-    create_markdown_artifact(markdown=markdown, key=f"oncall-{day.isoformat()}",
-                             description=f"shopguard on-call summary for {day}")
-    return row.status
 
 
 @flow(name="monitor-day")
@@ -174,6 +109,10 @@ def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
 def _retrain_through_deployment(deployment: str, day: date, settings: Settings) -> RetrainOutcome:
     flow_run = run_retrain_deployment(deployment, day, {
         "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
+    if flow_run.state is None or not flow_run.state.is_completed():
+        # the newest registered version would be an older retrain's: do not report its decision
+        return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
+                              state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
     newest = newest_model_version(settings) or {}
     return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
                           model_version=newest.get("version"), run_id=newest.get("run_id"),

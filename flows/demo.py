@@ -20,7 +20,7 @@ from flows.train import train_flow
 from flows.validate import validate_flow
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
-from tasks.outcomes import day_outcome, format_outcomes
+from tasks.outcomes import DayOutcome, day_outcome, format_outcomes
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,6 @@ def where_to_look(settings: Settings) -> str:
 
 
 def run_demo(settings: Settings, start: date, users: int, seed: int, trials: int) -> None:
-    from tasks.outcomes import DayOutcome
-
     rows = demo_flow(settings=settings, start=start, users=users, seed=seed, trials=trials)
     outcomes = [DayOutcome(**r) for r in rows]
     out = sys.stdout

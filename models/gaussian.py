@@ -1,12 +1,13 @@
 """Density detectors: a single Gaussian (S = -log f(x)) and a Gaussian mixture (scikit-learn).
 
-Explanations are exact decompositions of the score:
+Explanations follow the score's terms:
 - ``covariance="diag"``: S = sum_j [z_j^2 / 2 + log sigma_j + log(2 pi) / 2], one term per feature.
 - ``covariance="full"``: S = d^T P d / 2 + log det(2 pi Sigma) / 2 with d = x - mu, P = Sigma^-1.
   Feature j gets d_j (P d)_j / 2 (its share of the Mahalanobis term, which accounts for the
   correlations) plus an equal share of the constant; the terms sum to S exactly.
-- mixture: the same Mahalanobis split under the row's most responsible component (the sum then
-  equals that component's -log density, an upper bound of the mixture's score).
+- mixture: the Mahalanobis split d_j (P d)_j / 2 under the row's most responsible component. The
+  component's normalising constant and weight are left out, so these terms rank the features but
+  do not sum to the score (the one explanation here that is not an exact decomposition).
 """
 
 from __future__ import annotations

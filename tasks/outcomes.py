@@ -53,7 +53,9 @@ def _retrain_words(status: dict) -> str:
     retrain = status.get("retrain") or {}
     if not retrain.get("triggered"):
         return "-"
-    decision = retrain.get("promotion_decision") or retrain.get("decision") or "?"
+    if retrain.get("error"):
+        return "yes (failed)"
+    decision = retrain.get("promotion_decision") or "?"
     return f"yes ({decision})"
 
 

@@ -67,10 +67,3 @@ def read_partition(directory: Path, columns: Sequence[str] | None = None) -> pd.
         raise DataMissingError(f"no Parquet files in {directory}")
     return pq.ParquetDataset(files, partitioning=None).read(columns=list(columns) if columns else None).to_pandas()
 
-
-def read_partitions(directories: Sequence[Path], columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read several partition folders (skipping absent ones) into one frame."""
-    files = [f for d in directories for f in parquet_files(d)]
-    if not files:
-        raise DataMissingError(f"no Parquet files in {', '.join(str(d) for d in directories)}")
-    return pq.ParquetDataset(files, partitioning=None).read(columns=list(columns) if columns else None).to_pandas()

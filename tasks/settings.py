@@ -6,11 +6,13 @@ here keeps imports pointing one way (flows -> tasks); nothing here reads the env
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ValidationSettings(BaseModel):
@@ -29,7 +31,8 @@ class TrainingSettings(BaseModel):
     window_days: int = Field(7, ge=1, description="Days of features a retrain learns from.")
     validation_days: int = Field(2, ge=0, description="Most recent days of the window held out (with labels) to pick and gate models.")
     trials: int = Field(12, ge=1, description="Optuna trials per retrain.")
-    detectors: list[str] = Field(
+    # NoDecode + the validator below: the README's comma-separated form (a,b,c) works as well as JSON.
+    detectors: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["isolation_forest", "gaussian", "gmm", "ecod", "autoencoder"],
         description="Detector families the sweep may choose from.",
     )
@@ -39,6 +42,16 @@ class TrainingSettings(BaseModel):
     max_alert_rate: float = Field(0.05, gt=0, le=1, description="A challenger whose alert rate exceeds this is never promoted.")
     parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
     seed: int = Field(42, description="Seed for the sweep sampler and the detectors.")
+
+    @field_validator("detectors", mode="before")
+    @classmethod
+    def _split_detectors(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class MonitoringSettings(BaseModel):

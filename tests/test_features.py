@@ -321,6 +321,15 @@ def test_catalogue_is_well_formed():
     assert all(f"`{name}`" in catalogue_markdown() for name in inputs)
 
 
+def test_each_group_builder_declares_exactly_its_catalogue_group():
+    from tasks.features import context, pattern, profile, sequence
+
+    builders = {"sequence": sequence, "profile": profile, "pattern": pattern, "context": context}
+    assert set(builders) == set(GROUPS)
+    for group, module in builders.items():
+        assert list(module.COLUMNS) == features_in_group(group), group
+
+
 def test_stored_table_matches_schema_and_catalogue(layout):
     small_world(layout, [DAY])
     df = build_day_features(layout, DAY, 1)

@@ -32,3 +32,13 @@ def test_table_shows_missing_values_as_dashes():
     table = format_outcomes([row])
     assert "2026-01-08" in table and "validation stopped" in table
     assert table.splitlines()[-1].split()[-1] == "-"
+
+
+def test_a_failed_retrain_is_not_reported_with_a_decision():
+    from tasks.monitoring.oncall_page import day_sentence
+    from tasks.outcomes import _retrain_words
+
+    record = {"retrain": {"triggered": True, "error": "retrain deployment run ended Failed",
+                          "promotion_decision": None}}
+    assert _retrain_words(record) == "yes (failed)"
+    assert "the retrain failed: retrain deployment run ended Failed" in day_sentence(record, "retrained")

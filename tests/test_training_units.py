@@ -166,3 +166,12 @@ def test_sweep_prefers_a_trial_the_gate_could_accept():
     assert better_trial(loud_but_sharp, quiet, max_alert_rate=None)  # no bound: objective alone
     assert better_trial(_trial(0.95, 0.03), quiet, max_alert_rate=0.05)
     assert better_trial(quiet, None, max_alert_rate=0.05)
+
+
+def test_detectors_setting_accepts_the_readme_comma_form(monkeypatch):
+    from tasks.settings import Settings
+
+    monkeypatch.setenv("SHOPGUARD_TRAINING__DETECTORS", "gaussian, ecod")
+    assert Settings(mlflow_tracking_uri=None).training.detectors == ["gaussian", "ecod"]
+    monkeypatch.setenv("SHOPGUARD_TRAINING__DETECTORS", '["gmm"]')
+    assert Settings(mlflow_tracking_uri=None).training.detectors == ["gmm"]

@@ -110,10 +110,6 @@ def model_feature_names() -> list[str]:
     return [spec.name for spec in FEATURE_CATALOGUE if spec.model_input]
 
 
-def descriptive_columns() -> list[str]:
-    return [spec.name for spec in FEATURE_CATALOGUE if not spec.model_input]
-
-
 def feature_spec(name: str) -> FeatureSpec:
     for spec in all_columns():
         if spec.name == name:

@@ -1,4 +1,7 @@
-"""Is today's alert rate inside the band the trailing days define? (pure)"""
+"""Is today's alert rate inside the band the trailing days define?
+
+``alert_rate_band`` is pure; ``trailing_alert_rates`` reads the per-day status records.
+"""
 
 from __future__ import annotations
 

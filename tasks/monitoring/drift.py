@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tasks.errors import DataMissingError
 from tasks.parquet_io import replace_dir_atomic
 from tasks.settings import MonitoringSettings
 
@@ -118,8 +119,6 @@ def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, feature_c
     columns = [*feature_columns, SCORE_COLUMN]
     missing = [c for c in columns if c not in reference.columns]
     if missing:
-        from tasks.errors import DataMissingError
-
         raise DataMissingError(f"drift reference lacks columns {missing[:5]} (champion trained on another feature schema?)")
     definition = DataDefinition(numerical_columns=columns)
     report = Report([

@@ -37,6 +37,7 @@ class RetrainOutcome:
     run_id: str | None = None
     promotion_decision: str | None = None
     promotion_reason: str | None = None
+    error: str | None = None  # the retrain did not finish; the on-call page shows this instead of a decision
 
 
 def retrain_idempotency_key(day: date) -> str:

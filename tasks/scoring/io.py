@@ -15,23 +15,17 @@ from prefect import task
 
 from tasks.errors import DataMissingError
 from tasks.layout import DataLayout
-from tasks.parquet_io import parquet_files, replace_dir_atomic
+from tasks.parquet_io import parquet_files, read_partition, replace_dir_atomic
 from tasks.scoring.scoring import alerts_html
 
 log = logging.getLogger(__name__)
-
-
-def _read_day_partition(directory: Path) -> pd.DataFrame:
-    # partitioning=None: the folder is named date=D and the files hold a `date` column themselves,
-    # so hive inference would clash with it.
-    return pq.ParquetDataset(parquet_files(directory), partitioning=None).read().to_pandas()
 
 
 def read_day_features(layout: DataLayout, day: date) -> pd.DataFrame:
     directory = layout.features(day)
     if not parquet_files(directory):
         raise DataMissingError(f"no features for {day}: {directory} is empty; run `shopguard features --date {day}` first")
-    features = _read_day_partition(directory)
+    features = read_partition(directory)
     if features.empty:
         raise DataMissingError(f"no features for {day}: the feature table has no rows")
     return features
@@ -70,7 +64,7 @@ def read_day_scores(layout: DataLayout, day: date) -> pd.DataFrame:
     directory = layout.scores(day)
     if not parquet_files(directory):
         raise DataMissingError(f"no scores for {day}: run `shopguard score --date {day}` first")
-    return _read_day_partition(directory)
+    return read_partition(directory)
 
 
 # Missing input is not transient, so only the writes retry.

@@ -1,4 +1,4 @@
-"""The metric names every training, gate and review step reports (the issue fixes them)."""
+"""The metric names every training, gate and review step reports (the README lists them)."""
 
 from __future__ import annotations
 

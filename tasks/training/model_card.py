@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from tasks.training.metrics import METRIC_NAMES
+from tasks.training.metrics import LABEL_FREE_OBJECTIVE, METRIC_NAMES
 from tasks.training.objective import TrialResult
 from tasks.training.window import WindowData
 
@@ -24,7 +24,7 @@ class CardContext:
 
 def _metric_rows(metrics: dict[str, float]) -> list[str]:
     rows = []
-    for name in (*METRIC_NAMES, "label_free_stability"):
+    for name in (*METRIC_NAMES, LABEL_FREE_OBJECTIVE):
         value = metrics.get(name)
         if value is not None and math.isfinite(value):
             rows.append(f"| {name} | {value:.4f} |")
@@ -77,4 +77,4 @@ def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, imp
               "  fit window's normal and may be missed or over-alerted after shifts (watch the drift report).",
               "- Reasons are occlusion explanations: each feature's effect alone, not interactions.",
               ""]
-    return "\n".join(line for line in lines if line is not None)
+    return "\n".join(lines)

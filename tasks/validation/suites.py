@@ -12,11 +12,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[2] / "expectations"
-
-Level = Literal["batch", "row"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +25,6 @@ class SuiteSpec:
     version: str
     expectations: tuple[dict[str, Any], ...]
     meta: dict[str, Any]
-
-    def of_level(self, level: Level) -> list[dict[str, Any]]:
-        return [e for e in self.expectations if expectation_level(e) == level]
 
     def without(self, types: Iterable[str]) -> SuiteSpec:
         """A copy without the expectations of the given types (e.g. a check with no data to compare)."""

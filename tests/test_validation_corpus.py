@@ -334,3 +334,21 @@ def test_several_part_files_make_one_day(layout):
     write_events(layout, DAY, to_table(events.iloc[:120], strict), events.iloc[120:])
     summary = run_day(layout)
     assert (summary.stopped, summary.rows_in, summary.rows_validated) == (False, 200, 200)
+
+
+def test_validated_and_quarantine_are_one_checkable_pair(layout):
+    import shutil
+
+    from tasks.validation.outputs import IncompleteValidation, check_split_complete
+
+    write_events(layout, DAY, clean_events().assign(price=lambda d: d["price"].where(d.index != 3, -1.0)))
+    run_day(layout)
+    check_split_complete(layout.validated(DAY), layout.quarantine(DAY))  # a fresh pair passes
+
+    kept = layout.root / "quarantine-from-first-run"
+    shutil.copytree(layout.quarantine(DAY), kept)
+    run_day(layout)  # a second run writes a new pair ...
+    shutil.rmtree(layout.quarantine(DAY))
+    shutil.copytree(kept, layout.quarantine(DAY))  # ... but "crashes" before its quarantine lands
+    with pytest.raises(IncompleteValidation, match="different validation runs"):
+        check_split_complete(layout.validated(DAY), layout.quarantine(DAY))

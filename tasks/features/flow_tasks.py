@@ -16,6 +16,7 @@ from tasks.layout import DataLayout
 from tasks.parquet_io import read_partition
 from tasks.run_status import update_day_status
 from tasks.validation import validate_feature_table
+from tasks.validation.outputs import check_split_complete
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class FeaturesResult:
 # Feature tables are large inputs: hashing them for a cache key would cost more than rebuilding.
 @task(name="build-day-features", cache_policy=NO_CACHE)
 def build_features_task(layout: DataLayout, day: date, window_days: int) -> pd.DataFrame:
+    if layout.validated(day).exists():  # a missing day is reported by the build itself
+        check_split_complete(layout.validated(day), layout.quarantine(day))
     return build_day_features(layout, day, window_days)
 
 

@@ -1,7 +1,9 @@
-"""Writing a day's split: validated/date=D and quarantine/date=D, both or neither.
+"""Writing a day's split: validated/date=D and quarantine/date=D, as one checkable pair.
 
-Both partitions are staged in temp folders first (the slow part); only then are they swapped in
-with renames, so a crash leaves the previous outputs of the day intact, never half of a new pair.
+Both partitions are staged in temp folders first (the slow part), then swapped in with renames:
+quarantine first, validated last. The two folders cannot be renamed in one step, so both files
+carry the same batch id in their Parquet metadata; a crash between the two renames leaves a
+mismatched pair, which ``check_split_complete`` refuses before anything downstream reads it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.errors import ShopguardError
 from tasks.parquet_io import replace_dir_atomic
 
 PART = "part-0.parquet"
 REASON_COLUMN = "reason"
+BATCH_KEY = b"shopguard.validation_batch"
+
+
+class IncompleteValidation(ShopguardError):
+    """validated/ and quarantine/ of a day come from different validation runs."""
 
 
 def split_rows(table: pa.Table, reasons: np.ndarray) -> tuple[pa.Table, pa.Table]:
@@ -29,17 +37,40 @@ def split_rows(table: pa.Table, reasons: np.ndarray) -> tuple[pa.Table, pa.Table
     return validated, quarantined
 
 
+def _stamped(table: pa.Table, batch: str) -> pa.Table:
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), BATCH_KEY: batch.encode()})
+
+
 def write_split(validated: pa.Table, quarantined: pa.Table, validated_dir: Path, quarantine_dir: Path) -> None:
+    batch = uuid.uuid4().hex
     staged: list[tuple[Path, Path]] = []
     try:
-        for table, target in ((validated, validated_dir), (quarantined, quarantine_dir)):
+        # validated/ last: it is what downstream reads, so it only appears once quarantine/ is in place
+        for table, target in ((quarantined, quarantine_dir), (validated, validated_dir)):
             target.parent.mkdir(parents=True, exist_ok=True)
             temp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
             temp.mkdir()
             staged.append((temp, target))
-            pq.write_table(table, temp / PART, compression="zstd")
+            pq.write_table(_stamped(table, batch), temp / PART, compression="zstd")
         for temp, target in staged:
             replace_dir_atomic(temp, target)
     finally:
         for temp, _ in staged:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _batch_of(directory: Path) -> str | None:
+    path = directory / PART
+    if not path.exists():
+        return None
+    metadata = pq.read_schema(path).metadata or {}
+    return metadata.get(BATCH_KEY, b"").decode() or None
+
+
+def check_split_complete(validated_dir: Path, quarantine_dir: Path) -> None:
+    """Raise IncompleteValidation when the day's validated and quarantine files are not one pair."""
+    validated, quarantined = _batch_of(validated_dir), _batch_of(quarantine_dir)
+    if validated != quarantined:
+        raise IncompleteValidation(
+            f"{validated_dir.name}: validated/ and quarantine/ come from different validation runs "
+            "(an interrupted write?); rerun `shopguard validate` for that day")

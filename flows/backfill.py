@@ -1,8 +1,9 @@
 """`shopguard backfill`: the daily flow over a range of days, in order.
 
-Days whose daily run completed are skipped unless ``force``. A failing day (e.g. validation
-stopped) is recorded and the range goes on, because later days do not need it; the command then
-fails with one line naming the failed days.
+Days whose daily run completed are skipped unless ``force``. A day that fails for a known
+reason (a ShopguardError: validation stopped, missing data) is recorded and the range goes on,
+because later days do not need it; the command then fails with one line naming the failed days.
+An unexpected error (an MLflow outage, a bug) stops the range: later days would fail the same way.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -26,16 +27,27 @@ def write_partition_atomic(table: pa.Table | pd.DataFrame, directory: Path, file
         table = pa.Table.from_pandas(table, schema=schema, preserve_index=False)
     elif schema is not None:
         table = table.cast(schema)
+    with staged_directory(directory) as tmp:
+        pq.write_table(table, tmp / filename, compression="zstd")
+    return Path(directory) / filename
+
+
+@contextmanager
+def staged_directory(directory: Path) -> Iterator[Path]:
+    """Yield an empty hidden sibling of ``directory`` to fill; on success it replaces ``directory``.
+
+    A rerun therefore replaces the folder rather than adding to it, and a failure (or a crash)
+    leaves the old folder intact and no temp folder behind.
+    """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = directory.parent / f".tmp-{directory.name}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        pq.write_table(table, tmp / filename, compression="zstd")
+        yield tmp
         replace_dir_atomic(tmp, directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return directory / filename
 
 
 def replace_dir_atomic(src: Path, dst: Path) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,7 +20,7 @@ import pyarrow.parquet as pq
 
 from tasks.features.engine import parquet_source, sql_date
 from tasks.layout import DataLayout
-from tasks.parquet_io import parquet_files, replace_dir_atomic
+from tasks.parquet_io import parquet_files, staged_directory
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +82,11 @@ def _is_fresh(directory: Path, fingerprint: str) -> bool:
 def _write_summary(con: duckdb.DuckDBPyConnection, files: list[Path], day: date, directory: Path,
                    fingerprint: str) -> None:
     source = parquet_source(files)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".tmp-{directory.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with staged_directory(directory) as tmp:
         for name, query in ((USER_DAY_FILE, user_day_query(source, day)), (ENTITIES_FILE, entities_query(source, day))):
             table = con.sql(query).to_arrow_table()
             table = table.replace_schema_metadata({_FINGERPRINT_KEY: fingerprint.encode()})
             pq.write_table(table, tmp / name, compression="zstd")
-        replace_dir_atomic(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_day_summary(con: duckdb.DuckDBPyConnection, layout: DataLayout, day: date) -> DaySummary | None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.errors import DataMissingError
-from tasks.parquet_io import replace_dir_atomic
+from tasks.parquet_io import staged_directory
 from tasks.settings import MonitoringSettings
 
 log = logging.getLogger(__name__)
@@ -156,13 +154,8 @@ def column_drift_from_snapshot(snapshot: dict[str, Any], feature_columns: list[s
 
 def save_drift_report(snapshot: Any, directory: Path, summary: DriftSummary) -> Path:
     """reports/drift/date=D/{report.html, report.json, summary.json}, swapped in atomically."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{directory.name}-", dir=directory.parent))
-    try:
+    with staged_directory(directory) as tmp:
         snapshot.save_html(str(tmp / "report.html"))
         snapshot.save_json(str(tmp / "report.json"))
         (tmp / "summary.json").write_text(json.dumps(summary.to_record(), indent=2), encoding="utf-8")
-        replace_dir_atomic(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return directory

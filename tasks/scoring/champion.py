@@ -7,8 +7,6 @@ Downloads are cached per model version under the data root's state folder, so re
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pyarrow.parquet as pq
 
 from tasks.errors import DataMissingError, ShopguardError
 from tasks.layout import DataLayout
-from tasks.parquet_io import replace_dir_atomic
+from tasks.parquet_io import staged_directory
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +49,8 @@ def _download_once(target: Path, download: Any) -> Path:
     """Run ``download(tmp_dir)`` into a temp folder and swap it in, unless ``target`` exists."""
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{target.name}-", dir=target.parent))
-    try:
+    with staged_directory(target) as tmp:
         download(tmp)
-        replace_dir_atomic(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

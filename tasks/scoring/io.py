@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from prefect import task
 
 from tasks.errors import DataMissingError
 from tasks.layout import DataLayout
-from tasks.parquet_io import parquet_files, read_partition, replace_dir_atomic
+from tasks.parquet_io import parquet_files, read_partition, staged_directory
 from tasks.scoring.scoring import alerts_html
 
 log = logging.getLogger(__name__)
@@ -33,17 +31,12 @@ def read_day_features(layout: DataLayout, day: date) -> pd.DataFrame:
 
 def _write_dir_atomic(directory: Path, files: dict[str, pa.Table | str]) -> Path:
     """Write several files into a temp sibling and swap it in: a rerun replaces, never adds."""
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{directory.name}-", dir=directory.parent))
-    try:
+    with staged_directory(directory) as tmp:
         for name, content in files.items():
             if isinstance(content, str):
                 (tmp / name).write_text(content, encoding="utf-8")
             else:
                 pq.write_table(content, tmp / name, compression="zstd")
-        replace_dir_atomic(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return directory
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.parquet_io import replace_dir_atomic
+from tasks.parquet_io import staged_directory
 
 
 class PartitionWriter:
@@ -23,10 +21,10 @@ class PartitionWriter:
         self.directory = Path(directory)
         self.schema = schema
         self.parts = 0
-        self._tmp = self.directory.parent / f".tmp-{self.directory.name}-{uuid.uuid4().hex[:8]}"
+        self._stage = staged_directory(self.directory)
 
     def __enter__(self) -> PartitionWriter:
-        self._tmp.mkdir(parents=True)
+        self._tmp = self._stage.__enter__()
         return self
 
     def write(self, table: pa.Table) -> None:
@@ -35,10 +33,10 @@ class PartitionWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        try:
-            if exc_type is None:
-                if self.parts == 0:  # keep the partition readable (and its schema known) on an empty day
-                    self.write(self.schema.empty_table())
-                replace_dir_atomic(self._tmp, self.directory)
-        finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        if exc_type is None and self.parts == 0:  # keep the partition readable (and its schema known) on an empty day
+            try:
+                self.write(self.schema.empty_table())
+            except BaseException as error:
+                self._stage.__exit__(type(error), error, error.__traceback__)
+                raise
+        self._stage.__exit__(exc_type, exc, tb)  # swaps the folder in on success, discards it on failure

@@ -8,7 +8,6 @@ mismatched pair, which ``check_split_complete`` refuses before anything downstre
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.errors import ShopguardError
-from tasks.parquet_io import replace_dir_atomic
+from tasks.parquet_io import staged_directory
 
 PART = "part-0.parquet"
 REASON_COLUMN = "reason"
@@ -43,20 +42,11 @@ def _stamped(table: pa.Table, batch: str) -> pa.Table:
 
 def write_split(validated: pa.Table, quarantined: pa.Table, validated_dir: Path, quarantine_dir: Path) -> None:
     batch = uuid.uuid4().hex
-    staged: list[tuple[Path, Path]] = []
-    try:
-        # validated/ last: it is what downstream reads, so it only appears once quarantine/ is in place
-        for table, target in ((quarantined, quarantine_dir), (validated, validated_dir)):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
-            temp.mkdir()
-            staged.append((temp, target))
-            pq.write_table(_stamped(table, batch), temp / PART, compression="zstd")
-        for temp, target in staged:
-            replace_dir_atomic(temp, target)
-    finally:
-        for temp, _ in staged:
-            shutil.rmtree(temp, ignore_errors=True)
+    # Both are written before either is swapped in. The inner stage swaps first, so validated/
+    # (what downstream reads) only appears once quarantine/ is in place.
+    with staged_directory(validated_dir) as validated_tmp, staged_directory(quarantine_dir) as quarantine_tmp:
+        pq.write_table(_stamped(validated, batch), validated_tmp / PART, compression="zstd")
+        pq.write_table(_stamped(quarantined, batch), quarantine_tmp / PART, compression="zstd")
 
 
 def _batch_of(directory: Path) -> str | None:

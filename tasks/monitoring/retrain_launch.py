@@ -91,9 +91,9 @@ def retrain_lock(layout: DataLayout) -> Iterator[None]:
 
 def newest_model_version(settings: Settings) -> dict[str, str | None] | None:
     """The most recently registered version with its promotion tags (None when there is none)."""
-    from mlflow.tracking import MlflowClient
+    from tasks.tracking import mlflow_client
 
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    client = mlflow_client(settings)
     versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
     if not versions:
         return None

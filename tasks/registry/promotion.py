@@ -23,6 +23,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from tasks.errors import ShopguardError
+from tasks.registry.contract import CHALLENGER, CHAMPION
 from tasks.registry.inputs import signature_inputs
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
@@ -30,8 +31,6 @@ from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
 
 log = logging.getLogger(__name__)
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 @dataclass(frozen=True)

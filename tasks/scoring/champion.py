@@ -17,12 +17,11 @@ import pyarrow.parquet as pq
 from tasks.errors import DataMissingError, ShopguardError
 from tasks.layout import DataLayout
 from tasks.parquet_io import staged_directory
+from tasks.registry.contract import CHAMPION, REFERENCE_ARTIFACT
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CHAMPION_ALIAS = "champion"
-REFERENCE_ARTIFACT = "reference/features.parquet"
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,17 @@ def _download_once(target: Path, download: Any) -> Path:
 def resolve_champion_version(settings: Settings) -> Any:
     """The registry's ModelVersion behind the champion alias; a one-line error when there is none."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+    from tasks.tracking import mlflow_client
+
+    client = mlflow_client(settings)
     try:
-        return client.get_model_version_by_alias(settings.registered_model_name, CHAMPION_ALIAS)
+        return client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise ShopguardError(f"MLflow registry {settings.tracking_uri} failed: {str(exc).splitlines()[0]}") from exc
         raise DataMissingError(
-            f"no champion model: models:/{settings.registered_model_name}@{CHAMPION_ALIAS} does not exist "
+            f"no champion model: models:/{settings.registered_model_name}@{CHAMPION} does not exist "
             f"in {settings.tracking_uri}; train and promote one first (shopguard train)"
         ) from None
 
@@ -90,7 +90,9 @@ def load_champion(settings: Settings) -> Champion:
     model = mlflow.pyfunc.load_model(str(model_dir))
     experiment_id = None
     if run_id:
-        experiment_id = mlflow.tracking.MlflowClient(tracking_uri=settings.tracking_uri).get_run(run_id).info.experiment_id
+        from tasks.tracking import mlflow_client
+
+        experiment_id = mlflow_client(settings).get_run(run_id).info.experiment_id
     log.info("champion is %s version %s (run %s)", name, version.version, run_id)
     return Champion(model=model, name=name, version=str(version.version), run_id=run_id,
                     experiment_id=experiment_id)

@@ -20,12 +20,12 @@ from mlflow import MlflowClient
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
+from tasks.registry.contract import REFERENCE_ARTIFACT
 from tasks.training.objective import TrialResult
 from tasks.training.window import KEY_COLUMNS, TrainingWindow, WindowData, partition_digest
 
 log = logging.getLogger(__name__)
 
-REFERENCE_ARTIFACT = "reference/features.parquet"
 REFERENCE_ROWS = 5000
 
 

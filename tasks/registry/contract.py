@@ -1,0 +1,5 @@
+"""Names in the served-model contract (docs/architecture.md) that training, the gate and scoring share."""
+
+CHAMPION = "champion"  # the alias that serves
+CHALLENGER = "challenger"  # the alias of the latest sweep's best
+REFERENCE_ARTIFACT = "reference/features.parquet"  # training-run artifact: the drift reference

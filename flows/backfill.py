@@ -16,7 +16,7 @@ from prefect import flow
 from tqdm import tqdm
 
 from flows.daily import daily_flow
-from tasks.errors import ShopguardError
+from tasks.errors import ShopguardError, first_line
 from tasks.layout import DataLayout
 from tasks.run_status import read_day_status
 from tasks.settings import Settings
@@ -52,7 +52,7 @@ def backfill_flow(start: date, end: date, settings: Settings, force: bool = Fals
         try:
             results[day] = daily_flow(day=day, settings=settings)
         except ShopguardError as exc:
-            results[day] = f"failed: {str(exc).splitlines()[0]}"
+            results[day] = f"failed: {first_line(exc)}"
             failed.append(day.isoformat())
     _report(results)
     if failed:

@@ -241,11 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         print("shopguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from tasks.errors import ShopguardError
+        from tasks.errors import ShopguardError, first_line
 
         if args.verbose:
             log.exception("command failed")
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         if not isinstance(exc, ShopguardError):
             reason = f"{type(exc).__name__}: {reason}"
         print(f"shopguard: error: {reason}", file=sys.stderr)

@@ -13,7 +13,7 @@ from datetime import date
 
 from prefect import flow
 
-from tasks.errors import ValidationStopped
+from tasks.errors import ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
@@ -120,14 +120,9 @@ def _retrain_through_deployment(deployment: str, day: date, settings: Settings) 
                           promotion_reason=newest.get("promotion_reason"))
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:
     outcome = "validation stopped" if isinstance(exc, ValidationStopped) else "failed"
-    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": _one_line(exc),
+    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc),
                                              "completed": False})
 
 
@@ -153,7 +148,7 @@ def daily_flow(day: date, settings: Settings) -> str:
             try:
                 outcome = start_drift_retrain(day, settings)
             except Exception as exc:
-                update_day_status(layout, day, "retrain", {"triggered": True, "error": _one_line(exc)})
+                update_day_status(layout, day, "retrain", {"triggered": True, "error": first_line(exc)})
                 raise
             update_day_status(layout, day, "retrain", asdict(outcome))
     except Exception as exc:

@@ -11,3 +11,9 @@ class DataMissingError(ShopguardError):
 
 class ValidationStopped(ShopguardError):
     """A batch-level expectation failed: the day is stopped and nothing downstream runs."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (its class name when the message is empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

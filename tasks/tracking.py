@@ -17,7 +17,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-from tasks.errors import ShopguardError
+from tasks.errors import ShopguardError, first_line
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def configure_mlflow(settings: Settings) -> str:
         experiment_id = client.create_experiment(settings.experiment_name, artifact_location=artifact_location,
                                                  tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
     except mlflow.exceptions.MlflowException as exc:
-        raise ShopguardError(f"MLflow tracking store {uri} is not usable: {str(exc).splitlines()[0]}") from exc
+        raise ShopguardError(f"MLflow tracking store {uri} is not usable: {first_line(exc)}") from exc
     log.info("created MLflow experiment %s (%s) in %s", settings.experiment_name, experiment_id, uri)
     return experiment_id
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from tasks.errors import DataMissingError, ShopguardError
+from tasks.errors import DataMissingError, ShopguardError, first_line
 from tasks.features import context, pattern, profile, sequence
 from tasks.features.catalogue import (
     FEATURE_SCHEMA_VERSION,
@@ -107,7 +107,7 @@ def to_feature_table(df: pd.DataFrame) -> pa.Table:
     try:
         return pa.Table.from_pandas(df[schema.names], schema=schema, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-        raise ShopguardError(f"feature table does not fit the schema: {str(exc).splitlines()[0]}") from exc
+        raise ShopguardError(f"feature table does not fit the schema: {first_line(exc)}") from exc
 
 
 def write_day_features(layout: DataLayout, day: date, df: pd.DataFrame) -> Path:

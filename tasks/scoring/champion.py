@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 
-from tasks.errors import DataMissingError, ShopguardError
+from tasks.errors import DataMissingError, ShopguardError, first_line
 from tasks.layout import DataLayout
 from tasks.parquet_io import staged_directory
 from tasks.registry.contract import CHAMPION, REFERENCE_ARTIFACT
@@ -64,7 +64,7 @@ def resolve_champion_version(settings: Settings) -> Any:
         return client.get_model_version_by_alias(settings.registered_model_name, CHAMPION)
     except MlflowException as exc:
         if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise ShopguardError(f"MLflow registry {settings.tracking_uri} failed: {str(exc).splitlines()[0]}") from exc
+            raise ShopguardError(f"MLflow registry {settings.tracking_uri} failed: {first_line(exc)}") from exc
         raise DataMissingError(
             f"no champion model: models:/{settings.registered_model_name}@{CHAMPION} does not exist "
             f"in {settings.tracking_uri}; train and promote one first (shopguard train)"

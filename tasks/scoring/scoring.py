@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tasks.errors import ShopguardError
+from tasks.errors import ShopguardError, first_line
 from tasks.registry.inputs import signature_inputs
 from tasks.scoring.kinds import guess_kind
 
@@ -26,8 +26,7 @@ def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd
     try:
         output = model.predict(signature_inputs(model, features))
     except Exception as exc:  # schema enforcement or the detector itself: name it in one line
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelOutputError(f"model version {model_version} could not score the features: {first_line}") from exc
+        raise ModelOutputError(f"model version {model_version} could not score the features: {first_line(exc)}") from exc
     if not isinstance(output, pd.DataFrame):
         raise ModelOutputError(f"model version {model_version} returned {type(output).__name__}, not a DataFrame")
     missing = [c for c in MODEL_OUTPUT_COLUMNS if c not in output.columns]

@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.errors import DataMissingError, ShopguardError
+from tasks.errors import DataMissingError, ShopguardError, first_line
 from tasks.features.store import load_feature_days
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files
@@ -116,7 +116,7 @@ def load_window(layout: DataLayout, window: TrainingWindow, feature_names: list[
         validation = attach_labels(load_feature_days(layout, val_days, columns) if val_days else
                                    pd.DataFrame(columns=columns), _load_labels(layout, window.validation_days))
     except (KeyError, ValueError) as exc:
-        raise ShopguardError(f"feature partitions of {window.label} lack model columns: {str(exc).splitlines()[0]}") from exc
+        raise ShopguardError(f"feature partitions of {window.label} lack model columns: {first_line(exc)}") from exc
     known = fit["is_anomaly"].fillna(False).to_numpy(dtype=bool)
     fit = fit.loc[~known].reset_index(drop=True)
     if len(fit) < MIN_FIT_ROWS:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.errors import ValidationStopped
+from tasks.errors import ValidationStopped, first_line
 from tasks.parquet_io import parquet_files
 from tasks.validation.frames import frame_dtype_names
 from tasks.validation.suites import SuiteSpec
@@ -39,8 +39,7 @@ def read_file_checked(path: Path, spec: SuiteSpec) -> pa.Table:
         # Writer metadata (e.g. pandas') is not part of the contract and must not travel downstream.
         table = pq.read_table(path).replace_schema_metadata(None)
     except (pa.ArrowException, OSError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValidationStopped(f"unreadable Parquet {path.name}: {first_line}") from None
+        raise ValidationStopped(f"unreadable Parquet {path.name}: {first_line(exc)}") from None
     problems = schema_problems(table.schema, spec)
     if problems:
         raise ValidationStopped(f"{'; '.join(problems)} (in {path.name})")

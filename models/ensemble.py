@@ -161,3 +161,8 @@ class LabelFreeDetector(RankEnsembleDetector):
     calibrator = ZScoreCalibrator
     default_members = LABEL_FREE_MEMBERS
     default_member_params = LABEL_FREE_MEMBER_PARAMS
+
+    def _member_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        # Members see standard-scaled features (see BaseDetector's ``scaling``): on the development
+        # sets robust scaling let near-binary features dominate the neighbour distances.
+        return [(name, {"scaling": "standard", **params}) for name, params in super()._member_specs()]

@@ -176,3 +176,26 @@ def test_pruned_trial_run_ends_finished_with_tag_and_rung_metrics(fast_settings)
     assert run.data.tags["pruned"] == "true" and run.data.tags["trial_state"] == "pruned"
     assert "rung 0" in run.data.tags["pruned_reason"] and "error" not in run.data.tags
     assert run.data.metrics["val_recall_at_budget"] == 0.4 and run.data.metrics["objective"] == 0.4
+
+
+def test_label_aware_model_serves_from_the_registry_like_in_memory(fast_settings):
+    """The XGBOD hybrid (members + refit-on-load boosting) packaged as the pyfunc scores identically."""
+    import numpy as np
+    from test_training_units import feature_day
+
+    from models.registry import make_detector
+    from tasks.registry.packaging import log_and_register
+    from tasks.tracking import configure_mlflow, mlflow_client
+
+    names = model_feature_names()
+    fit, fit_labels = feature_day(date(2026, 1, 1), users=300)
+    detector = make_detector("xgbod", max_iter=30).fit(fit[names], fit_labels["is_anomaly"].to_numpy())
+    client = mlflow_client(fast_settings)
+    run_id = client.create_run(configure_mlflow(fast_settings)).info.run_id
+    version = log_and_register(detector, run_id, fit, fast_settings)
+    day, labels = feature_day(date(2026, 1, 2), users=200)
+    served = mlflow.pyfunc.load_model(f"models:/{fast_settings.registered_model_name}/{version.version}").predict(day)
+    np.testing.assert_array_equal(served["anomaly_score"].to_numpy(), detector.decision_function(day[names]))
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(labels["is_anomaly"], served["anomaly_score"]) > 0.95

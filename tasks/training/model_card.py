@@ -86,8 +86,11 @@ def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, imp
         f"({len(data.validation)} user-days; labels: {'yes' if data.has_labels else 'no'}).",
         f"- Sweep objective: `{ctx.objective_name}`; trials: {ctx.trial_states}.",
         f"- Detector: `{best.detector_name}` with {best.params or 'default parameters'}.",
-        f"- Threshold: {best.detector.threshold_:.6g} (score percentile of the fit days, raised if needed so the "
-        f"held-out days stay within the {ctx.budget_rate:.1%} alert budget)." if best.detector else "",
+        f"- Threshold: {best.detector.threshold_:.6g}: " + (
+            f"the {ctx.budget_rate:.1%} alert budget's cut on the held-out days' scores (label-aware models' "
+            "in-sample scores are overconfident)." if best.detector.supervised else
+            f"score percentile of the fit days, raised if needed to keep the held-out days within the "
+            f"{ctx.budget_rate:.1%} alert budget.") if best.detector else "",
         "- The registered model is the one evaluated here (fitted on the fit days only), so the held-out",
         "  numbers below describe exactly what serves.",
         "",

@@ -104,9 +104,11 @@ def _fit(detector: BaseDetector, X_fit: pd.DataFrame, data: TrialData) -> BaseDe
 def evaluate_trial(detector_name: str, params: dict[str, Any], data: TrialData) -> TrialResult:
     """Fit on the fit days, score the held-out rows, return the metrics and the objective.
 
-    The threshold is then raised, if needed, so that the held-out days would have stayed within the
-    alert budget (uses their scores, never their labels): the operating point the model is judged
-    at is the one it serves at.
+    The threshold is then set to meet the alert budget on the held-out days (from their scores,
+    never their labels), so the operating point a model is judged at is the one it serves at.
+    Label-free detectors keep their fit-day percentile when it already flags less; a label-aware
+    detector's fit-day percentile is not usable (its in-sample scores of the known anomalies are
+    overconfident, so a cut among them flags almost no new anomaly), so it takes the budget cut.
     """
     detector = _build(detector_name, params, data)
     started = time.perf_counter()
@@ -118,7 +120,8 @@ def evaluate_trial(detector_name: str, params: dict[str, Any], data: TrialData) 
     score_seconds = time.perf_counter() - started
     if not np.all(np.isfinite(scores)):
         raise FloatingPointError(f"{detector_name} produced non-finite scores with {params}")
-    detector.threshold_ = max(detector.threshold_, budget_threshold(scores, data.budget_rate))
+    budget_cut = budget_threshold(scores, data.budget_rate)
+    detector.threshold_ = budget_cut if detector.supervised else max(detector.threshold_, budget_cut)
     metrics = validation_metrics(data.y_val, scores, detector.threshold_, data.alert_budget, data.budget_rate,
                                  data.kinds_val)
     metrics.update(fit_seconds=fit_seconds, score_seconds=score_seconds)

@@ -84,6 +84,8 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
     version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
     assert str(version.version) == result.version == "1"
     assert str(client.get_model_version_by_alias(settings.registered_model_name, "challenger").version) == "1"
+    assert version.tags["model_kind"] in ("label-aware", "label-free")
+    assert set(children["tags.model_kind"]) <= {"label-aware", "label-free"}
     for tag in ("run_id", "detector", "feature_schema_version", "data_window", "trigger", "promotion_decision",
                 "promotion_reason", "challenger_score", "champion_score"):
         assert tag in version.tags, tag

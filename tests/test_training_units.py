@@ -235,8 +235,9 @@ def test_label_aware_trial_fits_on_labelled_fit_rows_and_label_free_without_labe
 def test_sweep_tries_both_kinds_and_prunes_on_the_objective(settings):
     import optuna
 
+    from tasks.training.objective import model_kind
     from tasks.training.steps import trial_data
-    from tasks.training.sweep import _rung, model_kind, run_sweep
+    from tasks.training.sweep import _rung, run_sweep
 
     write_feature_window(settings, users=150, days=7)
     data = trial_data(load_window(DataLayout(settings.data_dir), plan_window(END, 7, 2), model_feature_names()),

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from tasks.training.metrics import LABEL_FREE_OBJECTIVE, METRIC_NAMES, kind_recalls
-from tasks.training.objective import TrialResult
-from tasks.training.sweep import LABEL_AWARE, model_kind
+from tasks.training.objective import LABEL_AWARE, TrialResult, model_kind
 from tasks.training.window import WindowData
 
 

@@ -29,13 +29,20 @@ import numpy as np
 import pandas as pd
 
 from models.base import BaseDetector
-from models.registry import make_detector
+from models.registry import detector_class, make_detector
 from tasks.training.metrics import (
     LABEL_FREE_OBJECTIVE,
     OBJECTIVE_METRIC,
     budget_threshold,
     validation_metrics,
 )
+
+LABEL_AWARE, LABEL_FREE = "label-aware", "label-free"
+
+
+def model_kind(detector_name: str) -> str:
+    """``label-aware`` for detectors that learn from labels, else ``label-free``."""
+    return LABEL_AWARE if detector_class(detector_name).supervised else LABEL_FREE
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
 from tasks.registry.contract import REFERENCE_ARTIFACT
-from tasks.training.objective import TrialResult
+from tasks.training.objective import TrialResult, model_kind
 from tasks.training.window import KEY_COLUMNS, TrainingWindow, WindowData, partition_digest
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def log_trial_run(client: MlflowClient, experiment_id: str, parent_run_id: str, 
     """
     run = client.create_run(experiment_id, run_name=f"trial-{trial_number:03d} {detector_name}",
                             tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id, "detector": detector_name,
-                                  "trial_number": str(trial_number), "trial_state": state,
+                                  "model_kind": model_kind(detector_name), "trial_number": str(trial_number), "trial_state": state,
                                   **({"pruned": "true"} if state == "pruned" else {}),
                                   **({"error" if state == "failed" else "pruned_reason": error[:500]} if error else {})})
     run_id = run.info.run_id
@@ -120,4 +120,5 @@ def log_best(client: MlflowClient, run_id: str, best: TrialResult, objective_nam
     metrics = _finite_metrics(best.metrics, now) + [Metric("objective", best.objective, now, 0)]
     params = [Param("best.detector", best.detector_name)] + [Param(f"best.{k}", str(v)) for k, v in sorted(best.params.items())]
     client.log_batch(run_id, metrics=metrics, params=params,
-                     tags=[RunTag("detector", best.detector_name), RunTag("objective", objective_name)])
+                     tags=[RunTag("detector", best.detector_name), RunTag("model_kind", model_kind(best.detector_name)),
+                           RunTag("objective", objective_name)])

@@ -28,7 +28,7 @@ from tasks.settings import Settings
 from tasks.tracking import configure_mlflow, mlflow_client
 from tasks.training import runs
 from tasks.training.model_card import CardContext, render_model_card
-from tasks.training.objective import TrialData, TrialResult
+from tasks.training.objective import TrialData, TrialResult, model_kind
 from tasks.training.review import Review, build_review, log_review
 from tasks.training.search_space import available_families
 from tasks.training.sweep import SweepOutcome, run_sweep
@@ -101,7 +101,8 @@ def register_challenger(settings: Settings, parent_run_id: str, best: TrialResul
     assert best.detector is not None
     client = mlflow_client(settings)
     version = log_and_register(best.detector, parent_run_id, data.fit, settings)
-    version_tags = {"run_id": parent_run_id, "detector": best.detector_name, **tags}
+    version_tags = {"run_id": parent_run_id, "detector": best.detector_name,
+                    "model_kind": model_kind(best.detector_name), **tags}
     for key, value in version_tags.items():
         client.set_model_version_tag(settings.registered_model_name, version.version, key, value)
     return version

@@ -24,9 +24,8 @@ from typing import Any
 
 import optuna
 
-from models.registry import detector_class
 from tasks.errors import ShopguardError
-from tasks.training.objective import TrialData, TrialResult, evaluate_trial
+from tasks.training.objective import TrialData, TrialResult, evaluate_trial, model_kind
 from tasks.training.search_space import suggest_params
 
 log = logging.getLogger(__name__)
@@ -35,12 +34,6 @@ log = logging.getLogger(__name__)
 TrialRecorder = Callable[[int, str, dict[str, Any], TrialResult | None, str, str | None], None]
 TRIAL_ERRORS = (ValueError, FloatingPointError, ArithmeticError, RuntimeError, MemoryError)
 RUNG_SHARE = 0.3
-LABEL_AWARE, LABEL_FREE = "label-aware", "label-free"
-
-
-def model_kind(detector_name: str) -> str:
-    """``label-aware`` for detectors that learn from labels, else ``label-free``."""
-    return LABEL_AWARE if detector_class(detector_name).supervised else LABEL_FREE
 
 
 @dataclass

@@ -9,7 +9,7 @@ included, as in XGBOD): they see training and scored rows the same way, so a mem
 the same thing when the classifier learns from it and when it serves. The classifier is this
 package's ``gradient_boosting`` detector (same persistence: its training matrix, here including
 the member-score columns, is saved and refitted exactly on load); the members are saved in
-``member<i>/`` folders.
+``members/``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ from typing import Any
 import numpy as np
 
 from models.base import BaseDetector
+from models.ensemble import RankEnsembleDetector
 from models.gradient_boosting import GradientBoostingDetector
-from models.registry import detector_class, register
+from models.registry import register
 
-DEFAULT_MEMBERS = ("ecod", "isolation_forest", "gaussian")
-DEFAULT_MEMBER_PARAMS: dict[str, dict[str, Any]] = {"isolation_forest": {"n_estimators": 100}}
+MEMBERS_DIR = "members"
 
 
 @register
 class XGBODDetector(GradientBoostingDetector):
-    """Gradient boosting on the scaled features plus the scores of unsupervised members."""
+    """Gradient boosting on the scaled features plus the scores of unsupervised members.
+
+    ``members``/``member_params`` choose the members as for the rank ensemble (which holds,
+    checks and saves them here; its defaults are ECOD, Isolation Forest and Gaussian).
+    """
 
     name = "xgbod"
 
@@ -39,25 +43,16 @@ class XGBODDetector(GradientBoostingDetector):
         self.members = members
         self.member_params = member_params
 
-    def _member_specs(self) -> list[tuple[str, dict[str, Any]]]:
-        names = list(self.members) if self.members else list(DEFAULT_MEMBERS)
-        params = DEFAULT_MEMBER_PARAMS if self.member_params is None else self.member_params
-        for name in names:
-            if detector_class(name).supervised:
-                raise ValueError(f"xgbod members must be unsupervised detectors, got {name!r}")
-        return [(name, dict(params.get(name, {}))) for name in names]
-
     def _classifier_inputs(self, Z: np.ndarray) -> np.ndarray:
-        member_scores = [member.decision_function(Z) for member in self.members_]
+        member_scores = [member.decision_function(Z) for member in self.members_.members_]
         return np.column_stack([Z, *member_scores])
 
     def _fit(self, Z: np.ndarray, y: np.ndarray | None) -> None:
-        self.members_ = [detector_class(name)(**params).fit(Z) for name, params in self._member_specs()]
+        self.members_ = RankEnsembleDetector(members=self.members, member_params=self.member_params).fit(Z)
         super()._fit(Z, y)
 
     def _save_extra(self, directory: Path) -> None:
-        for i, member in enumerate(self.members_):
-            member.save(directory / f"member{i}")
+        self.members_.save(directory / MEMBERS_DIR)
 
     def _load_extra(self, directory: Path) -> None:
-        self.members_ = [BaseDetector.load(directory / f"member{i}") for i in range(len(self._member_specs()))]
+        self.members_ = BaseDetector.load(directory / MEMBERS_DIR)

@@ -36,10 +36,6 @@ class TrainingSettings(BaseModel):
         default_factory=lambda: ["isolation_forest", "gaussian", "gmm", "ecod", "autoencoder"],
         description="Detector families the sweep may choose from.",
     )
-    label_aware_detectors: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["gradient_boosting", "xgbod"],
-        description="Label-aware families the sweep adds when the fit days carry enough labelled anomalies.",
-    )
     threshold_percentile: float = Field(99.0, gt=50, lt=100, description="Score percentile of the training window used as the alert threshold.")
     alert_budget: int = Field(50, ge=1, description="k for precision@k / recall@k: alerts on-call can review per day.")
     promotion_margin: float = Field(0.005, ge=0, description="A challenger must beat the champion's objective by this much.")
@@ -47,7 +43,7 @@ class TrainingSettings(BaseModel):
     parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
     seed: int = Field(42, description="Seed for the sweep sampler and the detectors.")
 
-    @field_validator("detectors", "label_aware_detectors", mode="before")
+    @field_validator("detectors", mode="before")
     @classmethod
     def _split_detectors(cls, value: Any) -> Any:
         if not isinstance(value, str):

@@ -6,10 +6,14 @@ from models.registry import detector_class, detector_names
 from models.search_space import SEARCH_SPACES, suggest_params
 from tasks.errors import ShopguardError
 
-__all__ = ["available_families", "suggest_params"]
+__all__ = ["LABEL_AWARE_FAMILIES", "available_families", "suggest_params"]
+
+# Added to every sweep whose fit days carry enough labelled anomalies (tasks.training.window).
+LABEL_AWARE_FAMILIES = ("gradient_boosting", "xgbod")
 
 
-def available_families(requested: list[str], label_aware: list[str] = (), with_labels: bool = False) -> list[str]:
+def available_families(requested: list[str], with_labels: bool = False,
+                       label_aware: tuple[str, ...] = LABEL_AWARE_FAMILIES) -> list[str]:
     """The families a sweep may try; a clear error when none can be.
 
     ``requested`` families that exist and have a search space, plus the ``label_aware`` ones when

@@ -23,6 +23,7 @@ _BUILTIN_MODULES = {
     "ensemble": "models.ensemble",
     "gaussian": "models.gaussian",
     "gmm": "models.gaussian",
+    "gradient_boosting": "models.gradient_boosting",
     "hbos": "models.pyod_detectors",
     "isolation_forest": "models.iforest",
     "knn": "models.pyod_detectors",
@@ -30,6 +31,7 @@ _BUILTIN_MODULES = {
     "lof": "models.pyod_detectors",
     "mlp": "models.mlp",
     "pca": "models.pyod_detectors",
+    "xgbod": "models.xgbod",
 }
 
 

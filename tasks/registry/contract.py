@@ -2,4 +2,5 @@
 
 CHAMPION = "champion"  # the alias that serves
 CHALLENGER = "challenger"  # the alias of the latest sweep's best
+PREVIOUS_CHAMPION = "previous-champion"  # the champion before the last promotion: the rollback target
 REFERENCE_ARTIFACT = "reference/features.parquet"  # training-run artifact: the drift reference

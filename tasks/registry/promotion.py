@@ -124,11 +124,11 @@ def current_champion(client: MlflowClient, model_name: str) -> ModelVersion | No
 
 def decision_tags(decision: Decision, objective_name: str) -> dict[str, str]:
     return {
-        "promotion_decision": decision.label,
         "promotion_reason": decision.reason,
         "challenger_score": _fmt(decision.challenger_score),
         "champion_score": _fmt(decision.champion_score),
         "gate_objective": objective_name,
+        "promotion_decision": decision.label,
     }
 
 
@@ -150,11 +150,13 @@ def _move_aliases(client: MlflowClient, name: str, version: str, promote: bool,
 
 def _record_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str], description: str,
                  run_id: str | None = None) -> None:
-    for key, value in tags.items():
+    """Details and description first, ``promotion_decision`` last: a half-written record has none."""
+    client.update_model_version(name, version, description=description)
+    ordered = sorted(tags.items(), key=lambda item: item[0] == "promotion_decision")
+    for key, value in ordered:
         client.set_model_version_tag(name, version, key, value)
         if run_id is not None:
             client.set_tag(run_id, key, value)
-    client.update_model_version(name, version, description=description)
 
 
 def record_decision(settings: Settings, version: str, decision: Decision, parent_run_id: str,
@@ -189,7 +191,7 @@ def promote_manually(settings: Settings, version: str | None, reason: str) -> tu
         raise ShopguardError(f"model {name} has no version {version} in {settings.tracking_uri}") from None
     previous = current_champion(client, name)
     previous_version = str(previous.version) if previous is not None else None
-    tags = {"promotion_decision": "manual", "promotion_reason": reason}
+    tags = {"promotion_reason": reason, "promotion_decision": "manual"}
     if previous_version is not None:
         tags["previous_champion"] = previous_version
     _record_tags(client, name, version, tags, f"manual promotion: {reason}")

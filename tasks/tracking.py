@@ -97,7 +97,7 @@ def _build_sqlite_store(path: Path) -> None:
         if problem is not None:
             raise ShopguardError(f"building the MLflow store {path} failed: {problem}")
         os.replace(building, path)
-    except (OSError, mlflow.exceptions.MlflowException, sqlite3.Error) as exc:
+    except Exception as exc:  # OSError, SQLAlchemy, alembic or MLflow errors alike: the build failed
         raise ShopguardError(f"could not create the MLflow store {path}: {first_line(exc)}") from exc
     finally:
         building.unlink(missing_ok=True)

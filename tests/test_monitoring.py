@@ -1,4 +1,4 @@
-"""Drift reports (real Evidently), the retrain rule and cooldown, the on-call page, the retrain lock."""
+"""Drift reports (real Evidently), the retrain rule and cooldown, the on-call page."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -97,3 +98,22 @@ def test_prefect_concurrency_limit_guards_retrains_of_different_data_roots(prefe
         with get_client(sync_client=True) as client:
             limit = client.read_global_concurrency_limit_by_name(RETRAIN_LIMIT)
         assert limit.limit == 1 and limit.active_slots == 1
+
+
+def test_a_configured_prefect_server_that_is_down_fails_in_one_line_instead_of_falling_back(tmp_path):
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    from infra.deployments import RETRAIN_DEPLOYMENT
+    from tasks.errors import ShopguardError
+    from tasks.monitoring.retrain_launch import deployment_available
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        api_url = f"http://127.0.0.1:{sock.getsockname()[1]}/api"  # nothing listens there
+    settings = make_settings(tmp_path, wait=1, api_url=api_url)
+    with temporary_settings(updates={PREFECT_API_URL: api_url, PREFECT_CLIENT_MAX_RETRIES: 0}):
+        with pytest.raises(ShopguardError, match=f"Prefect server {api_url} did not answer"):
+            deployment_available(settings, RETRAIN_DEPLOYMENT)
+        with pytest.raises(ShopguardError, match=f"Prefect server {api_url} is not usable"), \
+                retrain_guard(settings, "train"):
+            pass

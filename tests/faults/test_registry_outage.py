@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from tasks.settings import Settings
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-BOUND_SECONDS = 120  # start-up (~15-30 s on 2 busy cores) plus about a minute of retries
+START_UP_SECONDS = 180  # imports and Prefect's temporary server: 15 s idle, minutes on 2 busy cores
+RETRY_SECONDS = 60  # from MLflow's first retry to the exit: the bound this guards (it was 9-17 min)
 
 
 def free_port() -> int:
@@ -37,10 +39,17 @@ def cli(data_dir: Path, tracking_uri: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str, float]:
-    started = time.monotonic()
+def finish(proc: subprocess.Popen, timeout: float = 900) -> tuple[int, str, float]:
+    """(exit code, last stderr line, seconds from MLflow's first retry warning to the exit)."""
     _, err = proc.communicate(timeout=timeout)
-    return proc.returncode, err.strip().splitlines()[-1] if err.strip() else "", time.monotonic() - started
+    ended = datetime.now()
+    lines = err.strip().splitlines()
+    first_retry = next((line[:8] for line in lines if "Retrying" in line), None)
+    retrying = 0.0
+    if first_retry is not None:  # log lines start with HH:MM:SS
+        retry_at = datetime.combine(ended.date(), datetime.strptime(first_retry, "%H:%M:%S").time())
+        retrying = (ended - retry_at).total_seconds() % 86_400
+    return proc.returncode, lines[-1] if lines else "", retrying
 
 
 @pytest.fixture
@@ -57,7 +66,7 @@ def test_score_and_train_with_mlflow_down_fail_fast_in_one_line(world):
     for proc in (score, train):
         code, last, seconds = finish(proc)
         assert code == 1 and last.startswith("shopguard: error:") and url in last, last
-        assert seconds < BOUND_SECONDS, f"took {seconds:.0f} s to fail: {last}"
+        assert 0 < seconds < RETRY_SECONDS, f"retried {seconds:.0f} s before failing: {last}"
     assert not (world / "scores").exists()  # nothing half-written
 
 
@@ -72,7 +81,7 @@ def test_mlflow_killed_mid_train_fails_bounded_and_the_next_train_closes_the_run
     client = MlflowClient(tracking_uri=url)
     train = cli(world, url, "train", "--end", END.isoformat(), "--trials", "6")
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + START_UP_SECONDS + 300
         while True:  # kill the server once the retrain's parent run exists
             assert train.poll() is None and time.monotonic() < deadline, "train ended before the kill"
             experiment = client.get_experiment_by_name("shopguard")
@@ -81,9 +90,11 @@ def test_mlflow_killed_mid_train_fails_bounded_and_the_next_train_closes_the_run
             time.sleep(0.5)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
-        code, last, seconds = finish(train)
+        killed = time.monotonic()
+        code, last, _ = finish(train)
         assert code == 1 and url in last, last
-        assert seconds < BOUND_SECONDS - 20, f"took {seconds:.0f} s after the kill: {last}"
+        seconds = time.monotonic() - killed
+        assert seconds < 2 * RETRY_SECONDS, f"took {seconds:.0f} s after the kill: {last}"
 
         process = start(server, server_dir)  # back, same store
         code, last, _ = finish(cli(world, url, "train", "--end", END.isoformat(), "--trials", "1"))

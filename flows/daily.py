@@ -19,7 +19,7 @@ from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
     RetrainOutcome,
     deployment_available,
-    newest_model_version,
+    retrain_model_version,
     run_retrain_deployment,
 )
 from tasks.monitoring.retrain_rule import (
@@ -117,14 +117,14 @@ def _retrain_through_deployment(deployment: str, day: date, settings: Settings) 
     flow_run = run_retrain_deployment(deployment, day, {
         "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
     if flow_run.state is None or not flow_run.state.is_completed():
-        # the newest registered version would be an older retrain's: do not report its decision
+        # whatever version exists would be another retrain's: do not report its decision
         return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
                               state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
-    newest = newest_model_version(settings) or {}
+    registered = retrain_model_version(settings, str(flow_run.id)) or {}
     return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
-                          model_version=newest.get("version"), run_id=newest.get("run_id"),
-                          promotion_decision=newest.get("promotion_decision"),
-                          promotion_reason=newest.get("promotion_reason"))
+                          model_version=registered.get("version"), run_id=registered.get("run_id"),
+                          promotion_decision=registered.get("promotion_decision"),
+                          promotion_reason=registered.get("promotion_reason"))
 
 
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:

@@ -10,10 +10,12 @@ import logging
 from datetime import date
 from typing import Literal
 
+import prefect.runtime
 from prefect import flow
 from pydantic import BaseModel
 
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, model_feature_names
+from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.registry.promotion import promote_manually
 from tasks.registry.retrain_guard import retrain_guard
 from tasks.settings import Settings
@@ -65,7 +67,9 @@ def _train(end: date, settings: Settings, window_days: int | None, trials: int |
     # Holding the guard, any run still RUNNING belongs to a retrain that died: close it.
     fail_abandoned_runs(settings, experiment_id)
     data = load_training_window(settings, window, model_feature_names())
-    tags = runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version())
+    # The flow run id on the run and its version: a deployment's caller finds this retrain's version by it.
+    tags = {**runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version()),
+            FLOW_RUN_TAG: str(prefect.runtime.flow_run.id)}
     parent_run_id = start_parent_run(settings, experiment_id, data, trigger, tags)
     try:
         with system_metrics(parent_run_id, settings):

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from tasks.errors import ShopguardError, first_line
+from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,21 @@ def run_retrain_deployment(deployment_name: str, day: date, parameters: dict[str
     return flow_run
 
 
-def newest_model_version(settings: Settings) -> dict[str, str | None] | None:
-    """The most recently registered version with its promotion tags (None when there is none)."""
+def retrain_model_version(settings: Settings, flow_run_id: str) -> dict[str, str | None] | None:
+    """The version the retrain flow run ``flow_run_id`` registered, with its promotion tags.
+
+    Looked up by that run's own tag, never "the newest version": another retrain may have
+    registered one since (None when this run registered nothing).
+    """
     from tasks.tracking import mlflow_client
 
     client = mlflow_client(settings)
-    versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
+    versions = client.search_model_versions(
+        f"name='{settings.registered_model_name}' and tags.{FLOW_RUN_TAG} = '{flow_run_id}'")
     if not versions:
         return None
-    newest = max(versions, key=lambda v: int(v.version))
-    tags = dict(newest.tags or {})
-    return {"version": str(newest.version), "run_id": newest.run_id or tags.get("run_id"),
+    version = versions[0]
+    tags = dict(version.tags or {})
+    return {"version": str(version.version), "run_id": version.run_id or tags.get("run_id"),
             "promotion_decision": tags.get("promotion_decision"), "promotion_reason": tags.get("promotion_reason"),
             "trigger": tags.get("trigger")}

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from test_training_units import END, write_feature_window
 
-from tasks.registry.contract import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
+from tasks.monitoring.retrain_launch import retrain_model_version
+from tasks.registry.contract import CHALLENGER, CHAMPION, FLOW_RUN_TAG, PREVIOUS_CHAMPION
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 
@@ -109,6 +110,8 @@ def test_no_interleaving_leaves_the_aliases_inconsistent(tmp_path):
     for version in versions.values():
         assert version.tags["promotion_decision"] in {"promoted", "rejected", "manual"}
         assert version.description  # the reason, readable in the MLflow UI
+        found = retrain_model_version(settings, version.tags[FLOW_RUN_TAG])  # each retrain finds its own
+        assert found is not None and found["version"] == str(version.version)
 
     experiment = client.get_experiment_by_name(settings.experiment_name)
     parents = [r for r in client.search_runs([experiment.experiment_id])

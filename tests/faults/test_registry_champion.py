@@ -105,7 +105,7 @@ def test_missing_artifacts_fail_in_one_line_cache_nothing_and_recover(registry):
         frame, labels = feature_day(DAY, users=50)
         version = mlflow_client(settings).get_model_version(settings.registered_model_name, v2)
         with pytest.raises(ShopguardError, match="promotion gate not run"):
-            score_champion(settings, version, frame, labels["is_anomaly"].to_numpy(), k=5)
+            score_champion(settings, version, frame, labels["is_anomaly"].to_numpy(), k=5, budget_rate=0.05)
     finally:
         aside.rename(files)
     champion = load_champion(settings)  # the artifacts are back: scoring works again
@@ -127,7 +127,7 @@ def test_model_saved_by_another_scikit_learn_cannot_score_so_the_gate_may_replac
         load_champion(settings)
     frame, labels = feature_day(DAY, users=50)
     mv = mlflow_client(settings).get_model_version(settings.registered_model_name, version)
-    score, why = score_champion(settings, mv, frame, labels["is_anomaly"].to_numpy(), k=5)
+    score, why = score_champion(settings, mv, frame, labels["is_anomaly"].to_numpy(), k=5, budget_rate=0.05)
     assert score is None and "scikit-learn 0.24.2" in why
 
 

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                        lambda: score_features(champion.model, features, champion.version))
         alerts = timed("rank alerts + guess kinds", args.users, lambda: rank_alerts(scores))
         timed("write scores + alerts (atomic)", args.users,
-              lambda: (write_day_scores(layout, DAY, scores), write_day_alerts(layout, DAY, alerts, champion.version)))
+              lambda: (write_day_scores(layout, DAY, scores), write_day_alerts(layout, DAY, alerts)))
         reference = load_reference_features(settings, champion)
         reference["anomaly_score"] = champion.model.predict(reference)["anomaly_score"].to_numpy()
         current = features.assign(anomaly_score=scores["anomaly_score"].to_numpy())

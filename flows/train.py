@@ -14,7 +14,9 @@ from prefect import flow
 from pydantic import BaseModel
 
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, model_feature_names
+from tasks.layout import DataLayout
 from tasks.registry.promotion import promote_manually
+from tasks.run_status import record_training_window
 from tasks.settings import Settings
 from tasks.tracking import code_version, system_metrics
 from tasks.training import runs
@@ -76,6 +78,7 @@ def train_flow(end: date, settings: Settings, window_days: int | None = None, tr
                          reason=decision.reason, detector=outcome.best.detector_name,
                          objective_name=outcome.objective_name, objective=outcome.best.objective,
                          data_window=window.label)
+    record_training_window(DataLayout(settings.data_dir), list(window.days), result.version)
     log.info("train %s: version %s (%s) %s: %s", window.label, result.version, result.detector, result.decision,
              result.reason)
     return result

@@ -6,7 +6,6 @@ test-artifacts/ so a human can see what was asserted.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,16 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import headless_chromium
 from test_training_units import END, write_feature_window
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1900,1000")
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -62,20 +55,8 @@ def mlflow_server(tmp_path):
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which("chromedriver") or Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromedriver missing: run `make browser-deps` (Debian chromium + chromium-driver)")
-    options = webdriver.ChromeOptions()
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harness, mlflow_server, browser,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -140,3 +142,25 @@ def test_heavy_tailed_histogram_bins_on_a_log_scale():
     assert max(h.reference_share) < 0.5  # the bulk spreads over several bars instead of one
     assert sum(h.reference_share) == pytest.approx(1.0, abs=1e-3)
     assert not histogram("share", pd.Series(rng.uniform(0, 1, 500)), pd.Series(rng.uniform(0, 1, 500))).log_scale
+
+
+def test_data_docs_index_links_every_suite_per_day_without_network_assets(tmp_path):
+    layout = DataLayout(tmp_path)
+    for suite, day, success in (("raw_events", "2026-01-08", True), ("users", "2026-01-08", True),
+                                ("raw_events", "2026-01-09", False)):
+        relative = Path(suite) / day / f"{day.replace('-', '')}T000000.000000Z" / f"shopguard_frames-{suite}.html"
+        page = layout.data_docs / "validations" / relative
+        page.parent.mkdir(parents=True)
+        page.write_text("<table><tr><td>gx</td></tr></table>")
+        stored = (tmp_path / "gx" / "uncommitted" / "validations" / relative).with_suffix(".json")
+        stored.parent.mkdir(parents=True)
+        stored.write_text(json.dumps({"success": success}))
+    update_day_status(layout, DAYS[1], "validation", {"rows_in": 10, "rows_validated": 10})
+
+    rows = {r.day: r for r in write_oncall_page(layout, tracking_uri="sqlite:///x.db")}
+    index = (layout.reports / "data_docs.html").read_text()
+    assert "<script" not in index and "cdn" not in index.lower().replace("needs network", "")
+    assert index.count("<tr><td class=\"day\">") == 3 and "<b>failed</b>" in index
+    assert 'href="data_docs/validations/users/2026-01-08/' in index
+    assert rows[DAYS[1]].links["Data Docs: raw_events (failed)"].startswith("data_docs/validations/raw_events/2026-01-09/")
+    assert 'href="data_docs.html"' in layout.oncall_index.read_text()

@@ -7,6 +7,7 @@ are relative to reports/.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from tasks.layout import DataLayout, partition
+from tasks.mlflow_links import run_url
 from tasks.parquet_io import write_text_atomic
+from tasks.reports.data_docs_index import SuiteResult, write_data_docs_index
 from tasks.reports.render import render
 from tasks.run_status import DailyOutcome, DayRecord, days_with_status, read_day_record
 
@@ -240,13 +243,8 @@ def day_details(record: DayRecord) -> list[str]:
     return details
 
 
-def _mlflow_run_link(tracking_uri: str, experiment_id: str | None, run_id: str | None) -> str | None:
-    if not run_id or not experiment_id or not tracking_uri.startswith("http"):
-        return None
-    return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-
-
-def day_links(layout: DataLayout, record: DayRecord, tracking_uri: str) -> dict[str, str]:
+def day_links(layout: DataLayout, record: DayRecord, tracking_uri: str,
+              suite_pages: Sequence[SuiteResult] = ()) -> dict[str, str]:
     day, part = record.date, partition(record.date)
     links: dict[str, str] = {}
     if (layout.drift_report(day) / "index.html").exists():
@@ -255,16 +253,13 @@ def day_links(layout: DataLayout, record: DayRecord, tracking_uri: str) -> dict[
         links["alerts"] = alerts_page(layout, day).relative_to(layout.reports).as_posix()
     if (layout.alerts(day) / "alerts.csv").exists():
         links["alerts.csv"] = f"../alerts/{part}/alerts.csv"
-    day_docs = record.validation.data_docs if record.validation else None
-    if day_docs and Path(day_docs).exists() and Path(day_docs).is_relative_to(layout.reports):
-        links["Data Docs"] = Path(day_docs).relative_to(layout.reports).as_posix()
-    elif (layout.data_docs / "index.html").exists():
-        links["Data Docs"] = "data_docs/index.html"
+    for result in suite_pages:
+        links[f"Data Docs: {result.suite}" + ("" if result.success is not False else " (failed)")] = result.href
     scoring, retrain = record.scoring, record.retrain
-    serving_run = scoring and _mlflow_run_link(tracking_uri, scoring.experiment_id, scoring.run_id)
+    serving_run = scoring and run_url(tracking_uri, scoring.experiment_id, scoring.run_id)
     if serving_run:
         links["MLflow: serving model's run"] = serving_run
-    retrain_run = retrain and _mlflow_run_link(
+    retrain_run = retrain and run_url(
         tracking_uri, retrain.experiment_id or (scoring.experiment_id if scoring else None), retrain.run_id)
     if retrain_run:
         links["MLflow: retrain run"] = retrain_run
@@ -275,10 +270,11 @@ def alerts_page(layout: DataLayout, day: date) -> Path:
     return layout.reports / "alerts" / f"{partition(day)}.html"
 
 
-def build_day_row(layout: DataLayout, record: DayRecord, tracking_uri: str) -> DayRow:
+def build_day_row(layout: DataLayout, record: DayRecord, tracking_uri: str,
+                  suite_pages: Sequence[SuiteResult] = ()) -> DayRow:
     status = day_status(record)
     return DayRow(day=record.date, status=status, sentence=day_sentence(record, status), todo=day_todo(record, status),
-                  links=day_links(layout, record, tracking_uri), details=day_details(record),
+                  links=day_links(layout, record, tracking_uri, suite_pages), details=day_details(record),
                   alert_rate=record.scoring.alert_rate if record.scoring else None)
 
 
@@ -324,12 +320,12 @@ def day_markdown(row: DayRow) -> str:
     return "\n".join(lines)
 
 
-def oncall_rows(layout: DataLayout, tracking_uri: str) -> list[DayRow]:
-    return [build_day_row(layout, read_day_record(layout, day), tracking_uri) for day in days_with_status(layout)]
-
-
 def write_oncall_page(layout: DataLayout, tracking_uri: str) -> list[DayRow]:
-    """Rebuild reports/index.html from every day's record; returns the rows."""
-    rows = oncall_rows(layout, tracking_uri)
+    """Rebuild reports/index.html (and the offline Data Docs index) from every day's record."""
+    suite_pages: dict[date, list[SuiteResult]] = {}
+    for result in write_data_docs_index(layout):
+        suite_pages.setdefault(result.day, []).append(result)
+    rows = [build_day_row(layout, read_day_record(layout, day), tracking_uri, suite_pages.get(day, []))
+            for day in days_with_status(layout)]
     write_text_atomic(layout.oncall_index, render_oncall_html(rows, tracking_uri))
     return rows

@@ -164,3 +164,35 @@ def test_data_docs_index_links_every_suite_per_day_without_network_assets(tmp_pa
     assert 'href="data_docs/validations/users/2026-01-08/' in index
     assert rows[DAYS[1]].links["Data Docs: raw_events (failed)"].startswith("data_docs/validations/raw_events/2026-01-09/")
     assert 'href="data_docs.html"' in layout.oncall_index.read_text()
+
+
+def test_kind_guess_accuracy_is_measured_against_anomaly_type_labels():
+    from tasks.training.plots import kind_guess_accuracy
+
+    kinds = pd.Series(["card_testing", "card_testing", "scraper_bot", "coupon_abuse", None])
+    top = pd.Series(["payment_failure_rate;n_views", "n_views", "n_views;gap_min_s", "n_coupon_applies", "n_views"])
+    table = kind_guess_accuracy(kinds, top).set_index("kind")
+    assert table.loc["card_testing", "accuracy"] == 0.5 and table.loc["card_testing", "alerted"] == 2
+    assert table.loc["scraper_bot", "accuracy"] == 1.0 and table.loc["coupon_abuse", "guessed_right"] == 1
+    assert len(table) == 3  # unlabelled rows are not counted
+
+
+def test_reviewer_plots_come_from_scikit_learn_displays():
+    import numpy as np
+
+    from tasks.training import plots
+
+    rng = np.random.default_rng(1)
+    y = np.r_[np.zeros(95, dtype=bool), np.ones(5, dtype=bool)]
+    scores = np.r_[rng.normal(0, 1, 95), rng.normal(3, 1, 5)]
+    roc, pr, confusion = plots.roc_figure(y, scores), plots.pr_figure(y, scores), plots.confusion_figure(y, scores > 2)
+    assert "AUC" in roc.axes[0].get_legend().get_texts()[0].get_text()  # RocCurveDisplay's own legend
+    assert "AP" in pr.axes[0].get_legend().get_texts()[0].get_text()
+    cells = sorted(int(t.get_text()) for t in confusion.axes[0].texts)
+    assert sum(cells) == 100
+    table = plots.threshold_table(scores, y, fitted_threshold=2.0).set_index("cutoff")
+    flagged = scores > 2.0
+    assert table.loc["fitted", "precision"] == pytest.approx((flagged & y).sum() / flagged.sum())
+    assert table.loc["fitted", "recall"] == pytest.approx((flagged & y).sum() / 5)
+    for figure in (roc, pr, confusion):
+        plots.close(figure)

@@ -40,7 +40,7 @@ def _table(frame: pd.DataFrame) -> list[str]:
 
 
 def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, importance: pd.DataFrame,
-                      by_kind: pd.DataFrame | None) -> str:
+                      by_kind: pd.DataFrame | None, kind_guess: pd.DataFrame | None = None) -> str:
     w = data.window
     lines = [
         f"# shopguard-detector: {best.detector_name} trained on {w.label}",
@@ -70,6 +70,10 @@ def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, imp
     ]
     if by_kind is not None and len(by_kind):
         lines += ["## Recall per anomaly kind", *_table(by_kind), ""]
+    if kind_guess is not None and len(kind_guess):
+        lines += ["## Kind guess on the alerts page, checked against `anomaly_type` labels",
+                  "Alerted held-out users of each labelled kind, and how often the alerts page's guess named it.",
+                  *_table(kind_guess), ""]
     lines += ["## Top features behind high scores", *_table(importance.head(10)), "",
               "## Promotion", ctx.promotion, "",
               "## Limitations",

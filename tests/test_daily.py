@@ -125,7 +125,7 @@ def test_on_call_follows_the_promotion_day_to_its_drift_report_and_alerts_and_ba
         first_days = browser.find_element(By.ID, f"day-{START}").text
         assert "training window of v1" in first_days and "so not scored" in first_days
         assert "validation stopped" in browser.find_element(By.ID, "headline").text  # the latest day with news
-        assert browser.find_elements(By.XPATH, "//svg//text[contains(., '01-0')]")  # the chart has dates
+        assert browser.find_elements(By.XPATH, "//*[local-name()='svg']/*[local-name()='text'][contains(., '01-0')]")  # dated chart
         browser.save_screenshot(str(artifacts_dir / "oncall_page.png"))
 
         row.find_element(By.LINK_TEXT, "drift report").click()

@@ -61,12 +61,14 @@ def browser():
 
 def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harness, mlflow_server, browser,
                                                                   settings, artifacts_dir):
+    from mlflow import MlflowClient
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     from flows.train import train_flow
+    from tasks.mlflow_links import runs_table_url
     from tasks.tracking import configure_mlflow
 
     settings.mlflow_tracking_uri = mlflow_server
@@ -75,12 +77,17 @@ def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harnes
     result = train_flow(end=END, settings=settings, trials=3)
     experiment_id = configure_mlflow(settings)
 
-    browser.get(f"{mlflow_server}/#/experiments/{experiment_id}/runs")
+    # the URL the demo prints: the machine-learning runs table, sorted by the agreed metric
+    experiment = MlflowClient(tracking_uri=mlflow_server).get_experiment(experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    browser.get(runs_table_url(mlflow_server, experiment_id))
     wait = WebDriverWait(browser, 60)
     parent_name = "retrain 2026-01-01..2026-01-07 (manual)"
     wait.until(ec.presence_of_element_located((By.XPATH, f'//a[.//text()="{parent_name}"]')))
     for close in browser.find_elements(By.CSS_SELECTOR, 'button[aria-label="Close"]'):
         close.click()  # the assistant side panel hides the table's right-hand columns
+    sorted_by = browser.find_elements(By.XPATH, '//*[contains(@class, "ag-header")]//*[text()="val_average_precision"]')
+    assert sorted_by and sorted_by[0].is_displayed(), "the runs-table URL should show its sort metric's column"
 
     # Show the val_roc_auc metric column, then expand the parent run to its nested trials.
     browser.find_element(By.CSS_SELECTOR, '[data-testid="column-selection-dropdown"]').click()

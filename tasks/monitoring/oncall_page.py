@@ -187,7 +187,8 @@ def day_todo(record: DayRecord, status: DayStatus) -> str:
         DayStatus.OK: "Nothing to do.",
         DayStatus.DRIFT: "Read the drift report; alerts may be inflated by the shift. The retrain rule held back "
                          "(see why); start one with `shopguard train` if the shift is real and lasting.",
-        DayStatus.RETRAIN_DUE: f"Drift calls for a retrain; `shopguard daily --date {day}` starts it after monitoring.",
+        DayStatus.RETRAIN_DUE: ("Drift calls for a retrain: the daily flow starts it right after monitoring "
+                                f"(after `shopguard monitor` alone, run `shopguard daily --date {day}`)."),
         DayStatus.STOPPED: "Raw data failed validation; open Data Docs, fix the feed, rerun the day.",
         DayStatus.FAILED: f"A step failed; read the reason, fix it, rerun `shopguard daily --date {day}`.",
         DayStatus.NO_INPUT: "Nothing to do unless a feed was expected for this day.",
@@ -206,7 +207,7 @@ def _feature_description(name: str) -> str:
         return ""
 
 
-def moved_features(record: DayRecord, shown: int = MOVED_SHOWN) -> list[str]:
+def moved_features(record: DayRecord, shown: int = MOVED_SHOWN, describe: bool = True) -> list[str]:
     """"n_views (PSI 0.42) - Item views on the day.", largest PSI first, capped with "and N more"."""
     drift = record.drift
     if drift is None or not drift.drifted_features:
@@ -215,7 +216,7 @@ def moved_features(record: DayRecord, shown: int = MOVED_SHOWN) -> list[str]:
     lines = []
     for name in ranked[:shown]:
         score = drift.drift_scores.get(name)
-        description = _feature_description(name)
+        description = _feature_description(name) if describe else ""
         lines.append(name + (f" (PSI {score:.2f})" if score is not None else "") + (f" - {description}" if description else ""))
     if len(ranked) > shown:
         lines.append(f"and {len(ranked) - shown} more")

@@ -40,7 +40,8 @@ def histogram_svg(h: Histogram) -> dict:
                          "w": round(max(step / 2 - 0.5, 0.5), 1), "h": round(height, 1), "colour": colour,
                          "title": f"{'reference' if j == 0 else 'this day'}: {share:.1%} in "
                                   f"[{h.edges[i]:.3g}, {h.edges[i + 1]:.3g})"})
-    ticks = [{"x": round(5 + i * step, 1), "label": f"{h.edges[i]:.3g}"} for i in (0, bins // 2, bins)]
+    ticks = [{"x": round(5 + i * step, 1), "label": f"{h.edges[i]:.3g}", "anchor": anchor}
+             for i, anchor in ((0, "start"), (bins // 2, "middle"), (bins, "end"))]
     title = "anomaly score" if h.column == SCORE_COLUMN else h.column
     return {"title": title, "log_scale": h.log_scale, "bars": bars, "ticks": ticks, "width": HIST_WIDTH,
             "height": HIST_HEIGHT, "axis_y": 18 + plot_h}
@@ -69,7 +70,7 @@ def render_alerts_page(layout: DataLayout, record: DayRecord, alerts: pd.DataFra
     drifted = record.drift is not None and record.drift.drift_detected
     drift_href = f"../drift/{partition(record.date)}/index.html"
     return render("alerts.html.j2", record=record, scoring=record.scoring, alerts=alerts.to_dict("records"),
-                  shifted=drifted, moved=moved_features(record, shown=5),
+                  shifted=drifted, moved=moved_features(record, shown=3, describe=False),
                   drift_href=drift_href if (layout.drift_report(record.date) / "report.html").exists() else None)
 
 

@@ -1,11 +1,12 @@
-"""One Evidently report per day: feature drift, score drift, and a data summary.
+"""One Evidently report per day (drifted-column count and a data summary) plus the PSI figures the
+pages show.
 
 The reference is the champion's training sample (``reference/features.parquet``) scored by the
 champion itself, so feature drift and score drift are measured against what the model learned
 from.
 
 Drift per column is the population stability index over the reference's deciles ("quantile_psi",
-registered with Evidently here). Behaviour features and anomaly scores are heavy-tailed: a few
+handed to Evidently as a StatTest object). Behaviour features and anomaly scores are heavy-tailed: a few
 bots with 100x the usual events move a mean-based distance (Wasserstein) or Evidently's
 equal-width-bin PSI as much as a shift of everyone, while a decile PSI barely notices 3% of
 extreme users and clearly sees the bulk move. PSI >= 0.1 is the usual "moderate shift".

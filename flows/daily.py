@@ -13,7 +13,7 @@ from datetime import date
 
 from prefect import flow
 
-from tasks.errors import ValidationStopped, first_line
+from tasks.errors import DataMissingError, ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
@@ -29,13 +29,14 @@ from tasks.monitoring.retrain_rule import (
     record_drift_retrain,
 )
 from tasks.monitoring.steps import drift_report, publish_oncall
-from tasks.run_status import update_day_status
+from tasks.run_status import DailyOutcome, ScoringSection, training_window_of, update_day_status
 from tasks.scoring.io import (
     load_features_task,
     read_day_scores,
     write_alerts_task,
     write_scores_task,
 )
+from tasks.scoring.scoring import served_threshold
 from tasks.scoring.steps import champion_task, reference_task, score_and_rank
 from tasks.settings import Settings
 
@@ -56,15 +57,15 @@ def score_flow(day: date, settings: Settings) -> dict:
     champion = champion_task(settings)
     scores, alerts = score_and_rank(champion, features)
     write_scores_task(layout, day, scores)
-    write_alerts_task(layout, day, alerts, champion.version)
-    summary = {
-        "model_version": champion.version, "model_uri": champion.uri, "run_id": champion.run_id,
-        "experiment_id": champion.experiment_id, "users_scored": len(scores), "alerts": len(alerts),
-        "alert_rate": float(scores["is_anomaly"].mean()),
-    }
+    write_alerts_task(layout, day, alerts)
+    summary = ScoringSection(
+        model_version=champion.version, model_uri=champion.uri, run_id=champion.run_id,
+        experiment_id=champion.experiment_id, users_scored=len(scores), alerts=len(alerts),
+        alert_rate=float(scores["is_anomaly"].mean()), threshold=served_threshold(champion.model))
     update_day_status(layout, day, "scoring", summary)
+    publish_oncall(day, settings)
     log.info("%s: scored %d users with v%s, %d alerts", day, len(scores), champion.version, len(alerts))
-    return summary
+    return summary.model_dump(mode="json")
 
 
 @flow(name="monitor-day")
@@ -79,7 +80,9 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     decision = decide_retrain(summary, day, drift_retrain_days(layout), settings.monitoring)
     update_day_status(layout, day, "drift", {
         **summary.to_record(), "drift_detected": decision.drift_detected, "reasons": decision.reasons,
-        "retrain_recommended": decision.retrain, "report": f"drift/date={day.isoformat()}/report.html",
+        "retrain_recommended": decision.retrain, "blocked_by_cooldown": decision.blocked_by_cooldown,
+        "model_version": champion.version, "reference_window": training_window_of(layout, champion.version),
+        "report": f"drift/date={day.isoformat()}/index.html",
     })
     log.info("%s: drift share %.0f%%, score drift %.2f, retrain %s (%s)", day, 100 * summary.drift_share,
              summary.score_drift, decision.retrain, "; ".join(decision.reasons))
@@ -128,9 +131,13 @@ def _retrain_through_deployment(deployment: str, day: date, settings: Settings) 
 
 
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:
-    outcome = "validation stopped" if isinstance(exc, ValidationStopped) else "failed"
-    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc),
-                                             "completed": False})
+    if isinstance(exc, ValidationStopped):
+        outcome = DailyOutcome.VALIDATION_STOPPED
+    elif isinstance(exc, DataMissingError) and stage == "validation":
+        outcome = DailyOutcome.NO_INPUT  # nothing arrived for the day: on-call's page stays quiet about it
+    else:
+        outcome = DailyOutcome.FAILED
+    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc)})
 
 
 @flow(name="daily")
@@ -162,5 +169,5 @@ def daily_flow(day: date, settings: Settings) -> str:
         _record_failure(layout, day, stage, exc)
         publish_oncall(day, settings)
         raise
-    update_day_status(layout, day, "daily", {"outcome": "completed", "completed": True})
+    update_day_status(layout, day, "daily", {"outcome": DailyOutcome.COMPLETED, "completed": True})
     return publish_oncall(day, settings)

@@ -15,9 +15,11 @@ from prefect import flow
 from pydantic import BaseModel
 
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, model_feature_names
+from tasks.layout import DataLayout
 from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.registry.promotion import promote_manually
 from tasks.registry.retrain_guard import retrain_guard
+from tasks.run_status import record_training_window
 from tasks.settings import Settings
 from tasks.tracking import code_version, end_run_quietly, fail_abandoned_runs, system_metrics
 from tasks.training import runs
@@ -90,6 +92,7 @@ def _train(end: date, settings: Settings, window_days: int | None, trials: int |
                          reason=decision.reason, detector=outcome.best.detector_name,
                          objective_name=outcome.objective_name, objective=outcome.best.objective,
                          data_window=window.label)
+    record_training_window(DataLayout(settings.data_dir), list(window.days), result.version)
     log.info("train %s: version %s (%s) %s: %s", window.label, result.version, result.detector, result.decision,
              result.reason)
     return result

@@ -221,6 +221,9 @@ def system_metrics(run_id: str, settings: Settings) -> Iterator[None]:
     however Prefect schedules the tasks that log into the run.
     """
     try:
+        # MLflow's only public switch, start_run(log_system_metrics=True), needs the fluent active
+        # run of this thread; Prefect may run the logging tasks in other threads, so the monitor
+        # class that switch starts is used directly, bound to an explicit run id.
         from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
     except ImportError:  # psutil missing: training still works, only the charts are absent
         log.warning("system metrics disabled: psutil is not installed")

@@ -70,12 +70,13 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
     artifacts |= {a.path for a in client.list_artifacts(result.parent_run_id, "review")}
     for expected in ("model_card.md", "reference", "review/roc_curve.png", "review/pr_curve.png",
                      "review/score_histogram.png", "review/confusion_matrix.png", "review/recall_by_kind.png",
-                     "review/feature_importance.png", "review/threshold_table.csv"):
+                     "review/feature_importance.png", "review/threshold_table.csv", "review/kind_guess_accuracy.csv"):
         assert expected in artifacts, expected
     card = client.download_artifacts(result.parent_run_id, "model_card.md", dst_path=str(settings.data_dir))
     card_text = Path(card).read_text()
     assert "promoted" in card_text and "## Model kind" in card_text
     assert "Recall per anomaly kind at the alert budget" in card_text and "| card_testing |" in card_text
+    assert "Kind guess on the alerts page, checked against `anomaly_type` labels" in card_text
 
     inputs = client.get_run(result.parent_run_id).inputs.dataset_inputs
     assert len(inputs) == 7

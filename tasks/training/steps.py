@@ -131,7 +131,8 @@ def promotion_gate(settings: Settings, version: ModelVersion, best: TrialResult,
 @task(name="log-model-card", cache_policy=NO_CACHE)
 def log_model_card(settings: Settings, parent_run_id: str, outcome: SweepOutcome, data: WindowData,
                    review: Review, ctx: CardContext) -> None:
-    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind, outcome.best_by_kind)
+    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind, outcome.best_by_kind,
+                             review.kind_guess)
     mlflow_client(settings).log_text(parent_run_id, card, "model_card.md")
 
 

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import glob
+import logging
 import os
+import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +22,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.errors import DataMissingError
+
+log = logging.getLogger(__name__)
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 def write_partition_atomic(table: pa.Table | pd.DataFrame, directory: Path, filename: str = "part-0.parquet",
@@ -32,16 +46,24 @@ def write_partition_atomic(table: pa.Table | pd.DataFrame, directory: Path, file
     return Path(directory) / filename
 
 
+# A hidden stage left by a writer that is gone: removed by the next writer of the same folder.
+# Writers that are still alive are left alone unless their stage is older than this bound.
+STALE_STAGE_SECONDS = 6 * 3600
+_STAGE_NAME = re.compile(r"^\.(?:tmp|old)-(?P<target>.+)-(?P<pid>\d+)-[0-9a-f]{8}$")
+
+
 @contextmanager
 def staged_directory(directory: Path) -> Iterator[Path]:
     """Yield an empty hidden sibling of ``directory`` to fill; on success it replaces ``directory``.
 
     A rerun therefore replaces the folder rather than adding to it, and a failure (or a crash)
-    leaves the old folder intact and no temp folder behind.
+    leaves the old folder intact. Concurrent writers of one folder are safe: each fills its own
+    stage and the swaps take turns, so the last complete write wins and nothing is mixed.
     """
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = directory.parent / f".tmp-{directory.name}-{uuid.uuid4().hex[:8]}"
+    remove_stale_stages(directory)
+    tmp = directory.parent / _stage_name("tmp", directory.name)
     tmp.mkdir()
     try:
         yield tmp
@@ -51,12 +73,83 @@ def staged_directory(directory: Path) -> Iterator[Path]:
 
 
 def replace_dir_atomic(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing any existing ``dst`` with two renames."""
-    old = dst.parent / f".old-{dst.name}-{uuid.uuid4().hex[:8]}"
-    if dst.exists():
+    """Move ``src`` to ``dst``, replacing any existing ``dst`` with two renames.
+
+    The renames run under an exclusive flock on the parent folder, so two writers of one
+    partition never interleave them (the kernel drops the lock if the process dies).
+    """
+    old = dst.parent / _stage_name("old", dst.name)
+    with _locked(dst.parent):
+        if not dst.exists():
+            os.replace(src, dst)
+            return
+        if _exchange(src, dst):  # one atomic step: readers never find the folder missing
+            shutil.rmtree(src, ignore_errors=True)
+            return
         os.replace(dst, old)
-    os.replace(src, dst)
+        os.replace(src, dst)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with Linux's renameat2(RENAME_EXCHANGE); False where unsupported.
+
+    The standard library has no wrapper for renameat2, hence ctypes.
+    """
+    renameat2 = getattr(_LIBC, "renameat2", None) if _LIBC is not None else None
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def remove_stale_stages(directory: Path, max_age_seconds: float = STALE_STAGE_SECONDS) -> list[Path]:
+    """Delete hidden stages of ``directory`` whose writer process is dead or that are older than the bound."""
+    directory = Path(directory)
+    removed = []
+    now = time.time()
+    for candidate in directory.parent.glob(f".*-{glob.escape(directory.name)}-*"):
+        match = _STAGE_NAME.match(candidate.name)
+        if not match or match["target"] != directory.name:
+            continue
+        try:
+            age = now - candidate.lstat().st_mtime
+        except FileNotFoundError:
+            continue
+        if not _process_alive(int(match["pid"])) or age > max_age_seconds:
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    if removed:
+        log.info("removed %d stale stage folder(s) of %s", len(removed), directory)
+    return removed
+
+
+def _stage_name(kind: str, target: str) -> str:
+    return f".{kind}-{target}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+@contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

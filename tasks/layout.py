@@ -75,6 +75,11 @@ class DataLayout:
         """Small bookkeeping files (e.g. the last drift retrain, for the cooldown)."""
         return self.root / "state"
 
+    @property
+    def locks(self) -> Path:
+        """flock files that keep concurrent commands on one data root apart (see tasks/locks.py)."""
+        return self.state / "locks"
+
     def days_with(self, stage: str) -> list[date]:
         """Days that have a partition under ``stage`` (e.g. "raw/events", "features")."""
         base = self.root / stage

@@ -13,6 +13,7 @@ from typing import Any
 
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
+from tasks.locks import shared_lock, stage_lock
 from tasks.settings import ValidationSettings
 from tasks.validation.frames import to_validation_frame
 from tasks.validation.gx_project import open_project, run_suite
@@ -29,21 +30,31 @@ ROW_COUNT_CHECK = "expect_table_row_count_to_be_between"
 
 
 def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
-    """Validate the users table and ``day``'s raw events; write the split unless the day stops."""
+    """Validate the users table and ``day``'s raw events; write the split unless the day stops.
+
+    A second validation of the same day in this data root is refused (StageBusy); other days
+    run concurrently and take turns only on the shared GX scratch project.
+    """
+    with stage_lock(layout, "validate", day):
+        return _validate_day(layout, day, limits)
+
+
+def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
     events_spec = load_suite("raw_events")
     summary = ValidationSummary(day=day, suite_version=events_spec.version)
     try:
         # Cheap schema and readability checks first: a broken file stops the day before GX starts.
         table = read_partition_checked(layout.raw_events(day), events_spec)
         summary.rows_in = table.num_rows
-        context = open_project(layout.root, layout.data_docs)  # GX's own files go to data/gx/
-        check_users(context, layout, day)
         band = volume_band(list(trailing_day_counts(layout, day, limits.volume_trailing_days).values()),
                            limits.volume_low_ratio, limits.volume_high_ratio)
         summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
         spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
         frame = to_validation_frame(table)
-        run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
+        with shared_lock(layout, "gx-project"):  # GX's own files (data/gx/) and Data Docs are shared
+            context = open_project(layout.root, layout.data_docs)
+            check_users(context, layout, day)
+            run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)
         summary.failed_expectations = outcome.failed_expectations

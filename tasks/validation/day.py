@@ -2,7 +2,8 @@
 
 Every stop is a ``ValidationStopped`` with a one-line reason; ``validate_day`` turns it into a
 stopped ``ValidationSummary`` (with whatever counts were known) instead of raising, so the
-caller can record and publish it before failing the run. A stopped day writes nothing.
+caller can record and publish it before failing the run. A stopped day writes no data, only
+its volume record (state/volume/, see volume.py), so a new traffic level is not forgotten.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from tasks.validation.outputs import split_rows, write_split
 from tasks.validation.reading import read_file_checked, read_partition_checked
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
-from tasks.validation.volume import VolumeBand, trailing_day_counts, volume_band
+from tasks.validation.volume import (
+    DayVolume,
+    VolumeBand,
+    day_band,
+    new_level_hint,
+    record_day_volume,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +53,8 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
         # Cheap schema and readability checks first: a broken file stops the day before GX starts.
         table = read_partition_checked(layout.raw_events(day), events_spec)
         summary.rows_in = table.num_rows
-        band = volume_band(list(trailing_day_counts(layout, day, limits.volume_trailing_days).values()),
-                           limits.volume_low_ratio, limits.volume_high_ratio)
+        band = day_band(layout, day, table.num_rows, limits)
+        record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
         summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
         spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
         frame = to_validation_frame(table)
@@ -60,7 +67,7 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
         summary.failed_expectations = outcome.failed_expectations
         reasons = row_reasons(outcome, table.num_rows)
         summary.quarantine_reasons = reason_counts(reasons)
-        stop_on_batch_failures(outcome, band)
+        stop_on_batch_failures(outcome, band, new_level_hint(limits, day))
         validated, quarantined = split_rows(table, reasons)
         stop_on_bad_share(quarantined.num_rows, table.num_rows, limits.max_bad_row_share, summary.quarantine_reasons)
         write_split(validated, quarantined, layout.validated(day), layout.quarantine(day))
@@ -86,12 +93,12 @@ def event_parameters(day: date, limits: ValidationSettings, band: VolumeBand | N
     return parameters
 
 
-def stop_on_batch_failures(outcome: SuiteOutcome, band: VolumeBand | None) -> None:
+def stop_on_batch_failures(outcome: SuiteOutcome, band: VolumeBand | None, volume_hint: str) -> None:
     lines = []
     for failure in outcome.batch_failures:
         line = str(failure)
-        if failure.label == ROW_COUNT_CHECK and band:  # the numbers behind the band, for on-call
-            line += f" rows (median {band.median:.0f} of {band.days} trailing days)"
+        if failure.label == ROW_COUNT_CHECK and band:  # the numbers behind the band, and what to do
+            line += f" rows (median {band.median:.0f} of {band.days} trailing days); {volume_hint}"
         lines.append(line)
     if lines:
         raise ValidationStopped("; ".join(lines))

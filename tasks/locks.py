@@ -11,6 +11,7 @@ that blocks the next run; the small lock files themselves stay and are reused.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from tasks.errors import ShopguardError
 from tasks.layout import DataLayout
+from tasks.parquet_io import raise_if_disk_full
 
 POLL_SECONDS = 0.1
 DEFAULT_WAIT_SECONDS = 600.0
@@ -44,8 +46,12 @@ def shared_lock(layout: DataLayout, name: str, wait_seconds: float = DEFAULT_WAI
 
 @contextmanager
 def _flock(path: Path, busy: str, wait_seconds: float) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise_if_disk_full(exc, path)
+        raise
     try:
         deadline = time.monotonic() + wait_seconds
         while True:
@@ -56,8 +62,9 @@ def _flock(path: Path, busy: str, wait_seconds: float) -> Iterator[None]:
                 if time.monotonic() >= deadline:
                     raise StageBusy(f"{busy} (pid {_holder(path)}, lock {path}); wait for it to finish") from None
                 time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):  # the holder's pid is only for the busy message
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)  # closing releases the flock

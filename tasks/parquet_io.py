@@ -21,9 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.errors import DataMissingError
+from tasks.errors import DataMissingError, ShopguardError
 
 log = logging.getLogger(__name__)
+
+
+class DiskFull(ShopguardError):
+    """The disk (or quota) filled up during a write; the previous partition is untouched."""
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
 _AT_FDCWD = -100
@@ -64,12 +68,21 @@ def staged_directory(directory: Path) -> Iterator[Path]:
     directory.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(directory)
     tmp = directory.parent / _stage_name("tmp", directory.name)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         yield tmp
         replace_dir_atomic(tmp, directory)
+    except OSError as exc:
+        raise_if_disk_full(exc, directory)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def raise_if_disk_full(exc: OSError, target: Path) -> None:
+    """Turn a full disk or quota into a one-line DiskFull (nothing was swapped in)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise DiskFull(f"disk full while writing {target}; nothing was replaced: free space and rerun") from exc
 
 
 def replace_dir_atomic(src: Path, dst: Path) -> None:
@@ -154,10 +167,15 @@ def _locked(folder: Path) -> Iterator[None]:
 
 def write_text_atomic(path: Path, text: str) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise_if_disk_full(exc, path)
+        raise
     return path
 
 

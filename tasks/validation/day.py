@@ -15,6 +15,7 @@ from typing import Any
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
 from tasks.locks import shared_lock, stage_lock
+from tasks.parquet_io import raise_if_disk_full
 from tasks.settings import ValidationSettings
 from tasks.validation.frames import to_validation_frame
 from tasks.validation.gx_project import open_project, run_suite
@@ -43,7 +44,11 @@ def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> V
     run concurrently and take turns only on the shared GX scratch project.
     """
     with stage_lock(layout, "validate", day):
-        return _validate_day(layout, day, limits)
+        try:
+            return _validate_day(layout, day, limits)
+        except OSError as exc:  # GX's own project and Data Docs writes, too
+            raise_if_disk_full(exc, layout.root)
+            raise
 
 
 def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:

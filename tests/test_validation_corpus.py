@@ -108,7 +108,7 @@ def _infinite_price(df):
 
 
 def _nul_in_user_id(df):
-    df.loc[[3, 4], "user_id"] = ["u\x00001", "u001\x1b[31m"]  # a NUL byte; a terminal escape
+    df.loc[[3, 4], "user_id"] = ["u001\x00", "u001\x1b[31m"]  # a trailing NUL byte; a terminal escape
     return [3, 4]
 
 
@@ -128,7 +128,7 @@ QUARANTINE_CASES = {
     "zero_quantity": (_zero_quantity, f"{BETWEEN}(quantity if price is set)"),
     "bad_country_code": (_bad_country, "expect_column_values_to_match_regex(country)"),
     "infinite_price": (_infinite_price, f"{BETWEEN}(price)"),
-    "nul_in_user_id": (_nul_in_user_id, "expect_column_values_to_match_regex(user_id)"),
+    "nul_in_user_id": (_nul_in_user_id, "control_characters(user_id)"),
     "absurd_session_id": (_absurd_session_id, "expect_column_value_lengths_to_be_between(session_id)"),
 }
 

@@ -121,7 +121,7 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def remove_stale_stages(directory: Path, max_age_seconds: float = STALE_STAGE_SECONDS) -> list[Path]:
-    """Delete hidden stages of ``directory`` whose writer process is dead or that are older than the bound."""
+    """Delete hidden stages (folders or files) of ``directory`` whose writer is dead or older than the bound."""
     directory = Path(directory)
     removed = []
     now = time.time()
@@ -134,7 +134,10 @@ def remove_stale_stages(directory: Path, max_age_seconds: float = STALE_STAGE_SE
         except FileNotFoundError:
             continue
         if not _process_alive(int(match["pid"])) or age > max_age_seconds:
-            shutil.rmtree(candidate, ignore_errors=True)
+            if candidate.is_dir():
+                shutil.rmtree(candidate, ignore_errors=True)
+            else:
+                candidate.unlink(missing_ok=True)
             removed.append(candidate)
     if removed:
         log.info("removed %d stale stage folder(s) of %s", len(removed), directory)
@@ -166,10 +169,12 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` through a hidden temp file (a dead writer's temp is removed)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.parent / _stage_name("tmp", path.name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_stages(path)
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:

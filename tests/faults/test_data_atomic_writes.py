@@ -13,7 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
-from tasks.parquet_io import read_partition, remove_stale_stages, write_partition_atomic
+from tasks.parquet_io import (
+    read_partition,
+    remove_stale_stages,
+    write_partition_atomic,
+    write_text_atomic,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 2_000
@@ -96,3 +101,15 @@ def test_a_killed_writer_leaves_the_old_partition_and_its_stage_is_cleaned(tmp_p
     write_partition_atomic(pd.DataFrame({"tag": [8] * ROWS, "row": range(ROWS)}), target)
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
     assert read_partition(target)["tag"].unique().tolist() == [8]
+
+
+def test_a_dead_writers_temp_text_file_is_removed_by_the_next_write(tmp_path):
+    target = tmp_path / "state" / "volume" / "date=2026-03-01.json"
+    proc = _python("import time; time.sleep(0)")
+    proc.communicate(timeout=60)  # a pid that has certainly exited
+    target.parent.mkdir(parents=True)
+    dead = target.parent / f".tmp-{target.name}-{proc.pid}-0123abcd"
+    dead.write_text('{"rows": 1', encoding="utf-8")  # its half-written temp file
+    write_text_atomic(target, '{"rows": 2}')
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    assert target.read_text(encoding="utf-8") == '{"rows": 2}'

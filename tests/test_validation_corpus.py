@@ -129,7 +129,7 @@ QUARANTINE_CASES = {
     "bad_country_code": (_bad_country, "expect_column_values_to_match_regex(country)"),
     "infinite_price": (_infinite_price, f"{BETWEEN}(price)"),
     "nul_in_user_id": (_nul_in_user_id, "control_characters(user_id)"),
-    "absurd_session_id": (_absurd_session_id, "expect_column_value_lengths_to_be_between(session_id)"),
+    "absurd_session_id": (_absurd_session_id, "identifier_length(session_id)"),
 }
 
 

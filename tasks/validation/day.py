@@ -17,9 +17,9 @@ from tasks.layout import DataLayout
 from tasks.locks import shared_lock, stage_lock
 from tasks.parquet_io import raise_if_disk_full
 from tasks.settings import ValidationSettings
-from tasks.validation.control_bytes import control_byte_rows
 from tasks.validation.frames import to_validation_frame
 from tasks.validation.gx_project import open_project, run_suite
+from tasks.validation.identifiers import identifier_rows
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
 from tasks.validation.outputs import split_rows, write_split
 from tasks.validation.reading import read_file_checked, read_partition_checked
@@ -70,7 +70,7 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
             run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)
-        outcome = SuiteOutcome(outcome.batch_failures, {**outcome.row_failures, **control_byte_rows(table)})
+        outcome = SuiteOutcome(outcome.batch_failures, {**outcome.row_failures, **identifier_rows(table)})
         summary.failed_expectations = outcome.failed_expectations
         reasons = row_reasons(outcome, table.num_rows)
         summary.quarantine_reasons = reason_counts(reasons)

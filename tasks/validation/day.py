@@ -41,7 +41,7 @@ ROW_COUNT_CHECK = "expect_table_row_count_to_be_between"
 def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
     """Validate the users table and ``day``'s raw events; write the split unless the day stops.
 
-    A second validation of the same day in this data root is refused (StageBusy); other days
+    A second validation of the same day in this data root is refused (LockBusy); other days
     run concurrently and take turns only on the shared GX scratch project.
     """
     with stage_lock(layout, "validate", day):

@@ -20,7 +20,6 @@ class ValidationSettings(BaseModel):
     volume_trailing_days: int = Field(7, ge=1, description="Trailing days whose row counts define the normal volume band.")
     volume_low_ratio: float = Field(0.2, gt=0, description="Stop when the day's rows fall below this ratio of the trailing median.")
     volume_high_ratio: float = Field(5.0, gt=1, description="Stop when the day's rows exceed this ratio of the trailing median.")
-    volume_new_level_days: int = Field(3, ge=1, description="A volume level outside the band that holds this many consecutive days becomes the new normal.")
     max_duplicate_share: float = Field(0.01, ge=0, le=1, description="Stop when more than this share of event ids are duplicates.")
 
 

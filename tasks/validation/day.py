@@ -74,7 +74,7 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
         summary.failed_expectations = outcome.failed_expectations
         reasons = row_reasons(outcome, table.num_rows)
         summary.quarantine_reasons = reason_counts(reasons)
-        stop_on_batch_failures(outcome, band, new_level_hint(limits, day))
+        stop_on_batch_failures(outcome, band, new_level_hint(day))
         validated, quarantined = split_rows(table, reasons)
         stop_on_bad_share(quarantined.num_rows, table.num_rows, limits.max_bad_row_share, summary.quarantine_reasons)
         write_split(validated, quarantined, layout.validated(day), layout.quarantine(day))

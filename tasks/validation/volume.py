@@ -2,7 +2,7 @@
 
 Every day validation sees gets a small volume record (state/volume/date=D.json: its rows and
 whether they were inside the band), stopped days included, so a real step in traffic is not
-forgotten: once a new level has held for ``volume_new_level_days`` consecutive days (those days
+forgotten: once a new level has held for ``NEW_LEVEL_DAYS`` consecutive days (those days
 stay stopped, each saying why), the band is taken from those days instead, and the next day at
 that level passes. Rerunning validation of a stopped day then passes too, because the days
 after it confirm the level. Days validated before these records existed count from their
@@ -21,6 +21,8 @@ from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, write_text_atomic
 from tasks.settings import ValidationSettings
 from tasks.validation.reading import row_count
+
+NEW_LEVEL_DAYS = 3  # consecutive days at a new volume level after which it is the new normal
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def day_band(layout: DataLayout, day: date, rows: int, limits: ValidationSetting
 
     A new level is a run of consecutive seen days next to ``day`` (before or after it) whose rows
     are all outside the trailing band on the same side as ``rows``; once it is
-    ``volume_new_level_days`` long (``day`` itself not counted), the band comes from those days.
+    ``NEW_LEVEL_DAYS`` long (``day`` itself not counted), the band comes from those days.
     """
     band = volume_band(list(trailing_day_counts(layout, day, limits.volume_trailing_days).values()),
                        limits.volume_low_ratio, limits.volume_high_ratio)
@@ -108,13 +110,13 @@ def day_band(layout: DataLayout, day: date, rows: int, limits: ValidationSetting
             if other_rows is None:
                 break
             run[other] = other_rows
-    if len(run) < limits.volume_new_level_days:
+    if len(run) < NEW_LEVEL_DAYS:
         return band
     level = volume_band(list(run.values()), limits.volume_low_ratio, limits.volume_high_ratio)
     return VolumeBand(level.median, level.min_rows, level.max_rows, level.days, new_level_since=min(run))
 
 
-def new_level_hint(limits: ValidationSettings, day: date) -> str:
+def new_level_hint(day: date) -> str:
     """What a volume stop tells on-call to do when the level is real."""
-    return (f"if this level is the new normal it is accepted after {limits.volume_new_level_days} consecutive days "
+    return (f"if this level is the new normal it is accepted after {NEW_LEVEL_DAYS} consecutive days "
             f"at it; then rerun `shopguard validate --date {day}`")

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from tasks.errors import DataMissingError, ShopguardError, first_line
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, SCHEMA_VERSION_KEY, feature_schema
 from tasks.layout import DataLayout
-from tasks.parquet_io import parquet_files, write_partition_atomic
+from tasks.parquet_io import settled_parquet_files, write_partition_atomic
 
 PART_FILE = "part-0.parquet"
 KEYS = ("user_id", "date")
@@ -74,7 +74,7 @@ class DataCatalog:
 def _checked_table(spec: DatasetSpec, folder: Path, day: date) -> pa.Table:
     what = f"{spec.name} for {day}"
     hint = spec.rebuild.format(day=day)
-    files = parquet_files(folder) if folder.is_dir() else []
+    files = settled_parquet_files(folder) if folder.is_dir() else []
     if not files:
         raise DataMissingError(f"no {what}: {folder} holds no Parquet file; run `{hint}` first")
     if [f.name for f in files] != [PART_FILE]:

@@ -188,10 +188,31 @@ def parquet_files(directory: Path) -> list[Path]:
     return sorted(p for p in Path(directory).glob("*.parquet") if not p.name.startswith("."))
 
 
+def settled_parquet_files(directory: Path, attempts: int = 3) -> list[Path]:
+    """``parquet_files``, listed again after a moment when the folder looks empty.
+
+    A reader that opened the folder just as a writer swapped a new one in lists the old folder,
+    which the writer is deleting; a moment later the path names the complete new folder.
+    """
+    for attempt in range(attempts):
+        files = parquet_files(directory)
+        if files or not Path(directory).is_dir() and attempt:
+            return files
+        time.sleep(0.05 * (attempt + 1))
+    return files
+
+
 def read_partition(directory: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read every part file of one partition folder; a clear error when there is none."""
-    files = parquet_files(directory)
-    if not files:
-        raise DataMissingError(f"no Parquet files in {directory}")
-    return pq.ParquetDataset(files, partitioning=None).read(columns=list(columns) if columns else None).to_pandas()
+    for attempt in range(3):
+        files = settled_parquet_files(directory)
+        if not files:
+            raise DataMissingError(f"no Parquet files in {directory}")
+        try:
+            return pq.ParquetDataset(files, partitioning=None).read(
+                columns=list(columns) if columns else None).to_pandas()
+        except FileNotFoundError:  # swapped out between listing and reading: list again
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 

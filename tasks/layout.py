@@ -75,6 +75,15 @@ class DataLayout:
         """Small bookkeeping files (e.g. the last drift retrain, for the cooldown)."""
         return self.root / "state"
 
+    def volume_record(self, day: date) -> Path:
+        """The row count validation saw for the day, and whether it was inside the volume band."""
+        return self.state / "volume" / f"{partition(day)}.json"
+
+    @property
+    def locks(self) -> Path:
+        """flock files that keep concurrent commands on one data root apart (see tasks/locks.py)."""
+        return self.state / "locks"
+
     def days_with(self, stage: str) -> list[date]:
         """Days that have a partition under ``stage`` (e.g. "raw/events", "features")."""
         base = self.root / stage

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tasks.catalog import DataCatalog
 from tasks.errors import DataMissingError
 from tasks.features.catalogue import model_feature_names
 from tasks.layout import DataLayout
-from tasks.parquet_io import write_partition_atomic
 
 DAY = date(2026, 1, 8)
 
@@ -40,6 +40,7 @@ def make_features(day: date, n: int = 300, seed: int = 0, shift: float = 0.0, ou
     frame.insert(1, "date", day)
     frame["segment"] = "regular"
     frame["country"] = "DE"
+    frame["platform_volume_ratio"] = 1.0
     return frame
 
 
@@ -65,7 +66,7 @@ def register_champion(settings, reference: pd.DataFrame, seed: int = 0) -> str:
 
 
 def write_features(settings, day: date, frame: pd.DataFrame) -> None:
-    write_partition_atomic(frame, DataLayout(settings.data_dir).features(day))
+    DataCatalog(DataLayout(settings.data_dir)).save("features", day, frame)
 
 
 @pytest.fixture(scope="module")

@@ -101,6 +101,22 @@ def _bad_country(df):
     return [30, 31]
 
 
+def _infinite_price(df):
+    row = df.index[df["event_type"] == "purchase"][0]
+    df.loc[row, "price"] = float("inf")
+    return [row]
+
+
+def _nul_in_user_id(df):
+    df.loc[[3, 4], "user_id"] = ["u001\x00", "u001\x1b[31m"]  # a trailing NUL byte; a terminal escape
+    return [3, 4]
+
+
+def _absurd_session_id(df):
+    df.loc[9, "session_id"] = "s" * 100_000
+    return [9]
+
+
 QUARANTINE_CASES = {
     "null_user_id": (_null_user, f"{NOT_NULL}(user_id)"),
     "duplicate_event_id": (_duplicate_ids, "expect_column_values_to_be_unique(event_id)"),
@@ -111,6 +127,9 @@ QUARANTINE_CASES = {
                                f"{NOT_NULL}(price if event_type in add_to_cart/checkout/purchase/payment_failed)"),
     "zero_quantity": (_zero_quantity, f"{BETWEEN}(quantity if price is set)"),
     "bad_country_code": (_bad_country, "expect_column_values_to_match_regex(country)"),
+    "infinite_price": (_infinite_price, f"{BETWEEN}(price)"),
+    "nul_in_user_id": (_nul_in_user_id, "control_characters(user_id)"),
+    "absurd_session_id": (_absurd_session_id, "identifier_length(session_id)"),
 }
 
 
@@ -132,6 +151,17 @@ def test_row_level_failures_are_quarantined_with_their_reason(layout, case):
     assert summary.quarantine_reasons == {reason: len(bad_rows)}
     assert set(validated.columns) == set(events.columns) and "reason" not in validated
     assert pq.read_schema(layout.validated(DAY) / "part-0.parquet").field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_an_overflowing_price_and_quantity_are_quarantined_not_multiplied(layout):
+    events = clean_events()
+    row = events.index[events["event_type"] == "checkout"][0]
+    events.loc[row, ["price", "quantity"]] = [1e308, 2**31 - 1]
+    write_events(layout, DAY, events)
+    summary = run_day(layout)
+    _, quarantined = read_outputs(layout)
+    assert quarantined["reason"].tolist() == [f"{BETWEEN}(price); {BETWEEN}(quantity if price is set)"]
+    assert not summary.stopped
 
 
 def test_duplicates_keep_the_first_copy(layout):

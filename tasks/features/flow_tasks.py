@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION
 from tasks.features.store import build_day_features, write_day_features
 from tasks.layout import DataLayout
+from tasks.locks import shared_lock
 from tasks.parquet_io import read_partition
 from tasks.run_status import update_day_status
 from tasks.validation import validate_feature_table
@@ -33,7 +34,8 @@ class FeaturesResult:
 def build_features_task(layout: DataLayout, day: date, window_days: int) -> pd.DataFrame:
     if layout.validated(day).exists():  # a missing day is reported by the build itself
         check_split_complete(layout.validated(day), layout.quarantine(day))
-    return build_day_features(layout, day, window_days)
+    with shared_lock(layout, "features-state"):  # the summaries cache is shared by every day's window
+        return build_day_features(layout, day, window_days)
 
 
 @task(name="check-feature-table", cache_policy=NO_CACHE)

@@ -11,21 +11,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import task
 
-from tasks.errors import DataMissingError
+from tasks.catalog import DataCatalog
 from tasks.layout import DataLayout
-from tasks.parquet_io import parquet_files, read_partition, staged_directory
+from tasks.parquet_io import staged_directory
 
 log = logging.getLogger(__name__)
 
 
 def read_day_features(layout: DataLayout, day: date) -> pd.DataFrame:
-    directory = layout.features(day)
-    if not parquet_files(directory):
-        raise DataMissingError(f"no features for {day}: {directory} is empty; run `shopguard features --date {day}` first")
-    features = read_partition(directory)
-    if features.empty:
-        raise DataMissingError(f"no features for {day}: the feature table has no rows")
-    return features
+    """The day's feature table after the catalog's checks (one part file, schema, date, unique keys)."""
+    return DataCatalog(layout).load("features", day)
 
 
 def _write_dir_atomic(directory: Path, files: dict[str, pa.Table | str]) -> Path:
@@ -40,7 +35,7 @@ def _write_dir_atomic(directory: Path, files: dict[str, pa.Table | str]) -> Path
 
 
 def write_day_scores(layout: DataLayout, day: date, scores: pd.DataFrame) -> Path:
-    return _write_dir_atomic(layout.scores(day), {"part-0.parquet": pa.Table.from_pandas(scores, preserve_index=False)})
+    return DataCatalog(layout).save("scores", day, scores).parent
 
 
 def write_day_alerts(layout: DataLayout, day: date, alerts: pd.DataFrame) -> Path:
@@ -52,10 +47,7 @@ def write_day_alerts(layout: DataLayout, day: date, alerts: pd.DataFrame) -> Pat
 
 
 def read_day_scores(layout: DataLayout, day: date) -> pd.DataFrame:
-    directory = layout.scores(day)
-    if not parquet_files(directory):
-        raise DataMissingError(f"no scores for {day}: run `shopguard score --date {day}` first")
-    return read_partition(directory)
+    return DataCatalog(layout).load("scores", day)
 
 
 # Missing input is not transient, so only the writes retry.

@@ -2,7 +2,8 @@
 
 Every stop is a ``ValidationStopped`` with a one-line reason; ``validate_day`` turns it into a
 stopped ``ValidationSummary`` (with whatever counts were known) instead of raising, so the
-caller can record and publish it before failing the run. A stopped day writes nothing.
+caller can record and publish it before failing the run. A stopped day writes no data, only
+its volume record (state/volume/, see volume.py), so a new traffic level is not forgotten.
 """
 
 from __future__ import annotations
@@ -13,15 +14,24 @@ from typing import Any
 
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
+from tasks.locks import shared_lock, stage_lock
+from tasks.parquet_io import raise_if_disk_full
 from tasks.settings import ValidationSettings
 from tasks.validation.frames import to_validation_frame
 from tasks.validation.gx_project import open_project, run_suite
+from tasks.validation.identifiers import identifier_rows
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
 from tasks.validation.outputs import split_rows, write_split
 from tasks.validation.reading import read_file_checked, read_partition_checked
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
-from tasks.validation.volume import VolumeBand, trailing_day_counts, volume_band
+from tasks.validation.volume import (
+    DayVolume,
+    VolumeBand,
+    day_band,
+    new_level_hint,
+    record_day_volume,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,27 +39,42 @@ ROW_COUNT_CHECK = "expect_table_row_count_to_be_between"
 
 
 def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
-    """Validate the users table and ``day``'s raw events; write the split unless the day stops."""
+    """Validate the users table and ``day``'s raw events; write the split unless the day stops.
+
+    A second validation of the same day in this data root is refused (LockBusy); other days
+    run concurrently and take turns only on the shared GX scratch project.
+    """
+    with stage_lock(layout, "validate", day):
+        try:
+            return _validate_day(layout, day, limits)
+        except OSError as exc:  # GX's own project and Data Docs writes, too
+            raise_if_disk_full(exc, layout.root)
+            raise
+
+
+def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> ValidationSummary:
     events_spec = load_suite("raw_events")
     summary = ValidationSummary(day=day, suite_version=events_spec.version)
     try:
         # Cheap schema and readability checks first: a broken file stops the day before GX starts.
         table = read_partition_checked(layout.raw_events(day), events_spec)
         summary.rows_in = table.num_rows
-        context = open_project(layout.root, layout.data_docs)  # GX's own files go to data/gx/
-        check_users(context, layout, day)
-        band = volume_band(list(trailing_day_counts(layout, day, limits.volume_trailing_days).values()),
-                           limits.volume_low_ratio, limits.volume_high_ratio)
+        band = day_band(layout, day, table.num_rows, limits)
+        record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
         summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
         spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
         frame = to_validation_frame(table)
-        run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
+        with shared_lock(layout, "gx-project"):  # GX's own files (data/gx/) and Data Docs are shared
+            context = open_project(layout.root, layout.data_docs)
+            check_users(context, layout, day)
+            run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)
+        outcome = SuiteOutcome(outcome.batch_failures, {**outcome.row_failures, **identifier_rows(table)})
         summary.failed_expectations = outcome.failed_expectations
         reasons = row_reasons(outcome, table.num_rows)
         summary.quarantine_reasons = reason_counts(reasons)
-        stop_on_batch_failures(outcome, band)
+        stop_on_batch_failures(outcome, band, new_level_hint(day))
         validated, quarantined = split_rows(table, reasons)
         stop_on_bad_share(quarantined.num_rows, table.num_rows, limits.max_bad_row_share, summary.quarantine_reasons)
         write_split(validated, quarantined, layout.validated(day), layout.quarantine(day))
@@ -75,12 +100,12 @@ def event_parameters(day: date, limits: ValidationSettings, band: VolumeBand | N
     return parameters
 
 
-def stop_on_batch_failures(outcome: SuiteOutcome, band: VolumeBand | None) -> None:
+def stop_on_batch_failures(outcome: SuiteOutcome, band: VolumeBand | None, volume_hint: str) -> None:
     lines = []
     for failure in outcome.batch_failures:
         line = str(failure)
-        if failure.label == ROW_COUNT_CHECK and band:  # the numbers behind the band, for on-call
-            line += f" rows (median {band.median:.0f} of {band.days} trailing days)"
+        if failure.label == ROW_COUNT_CHECK and band:  # the numbers behind the band, and what to do
+            line += f" rows (median {band.median:.0f} of {band.days} trailing days); {volume_hint}"
         lines.append(line)
     if lines:
         raise ValidationStopped("; ".join(lines))

@@ -22,6 +22,7 @@ examples:
   shopguard validate --date 2026-01-08
   shopguard train --end 2026-01-07 --window-days 7 --trials 12
   shopguard daily --date 2026-01-08                # validate, features, score, monitor (+ retrain)
+  shopguard backfill --prepare --start 2026-01-01 --end 2026-01-07   # validate + features only
   shopguard backfill --start 2026-01-08 --end 2026-01-14
 
 settings come from SHOPGUARD_* environment variables (see README); the data root is
@@ -109,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=iso_date, required=True, help="first day")
     p.add_argument("--end", type=iso_date, required=True, help="last day (inclusive)")
     p.add_argument("--force", action="store_true", help="rerun days that already completed")
+    p.add_argument("--prepare", action="store_true",
+                   help="only validate and build features (the training days of a new data root, before any champion)")
 
     p = cmd("serve", "Register the scheduled deployments (daily scoring, retrain) and run them.")
     p.add_argument("--run-once", action="store_true", help="register the deployments and exit")
@@ -193,9 +196,10 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
     elif c == "backfill":
         if args.end < args.start:
             raise _UsageError(f"--end {args.end} is before --start {args.start}")
-        from flows.backfill import backfill_flow
+        from flows.backfill import backfill_flow, prepare_flow
 
-        backfill_flow(start=args.start, end=args.end, settings=settings, force=args.force)
+        range_flow = prepare_flow if args.prepare else backfill_flow
+        range_flow(start=args.start, end=args.end, settings=settings, force=args.force)
     elif c == "serve":
         from flows.serve import serve
 

@@ -19,6 +19,7 @@ EXAMPLES = """\
 examples:
   shopguard demo                                   # the whole life cycle on a synthetic world
   shopguard generate --start 2026-01-01 --days 14 --users 5000
+  shopguard ingest --source orders.csv --mapping infra/ingest/orders.toml   # your own table
   shopguard validate --date 2026-01-08
   shopguard train --end 2026-01-07 --window-days 7 --trials 12
   shopguard daily --date 2026-01-08                # validate, features, score, monitor (+ retrain)
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anomaly-share", type=float, default=0.02, help="share of users behaving anomalously (default 0.02)")
     p.add_argument("--events-per-day", type=positive_int,
                    help="scale volume to about this many events a day (streamed; e.g. 10000000)")
+
+    p = cmd("ingest", "Map your own event or order table (CSV/Parquet) into raw/ through a TOML mapping file.")
+    p.add_argument("--source", type=Path, required=True, help="the table: .csv or .parquet")
+    p.add_argument("--mapping", type=Path, required=True, help="TOML mapping file (examples in infra/ingest/)")
 
     p = cmd("validate", "Validate one day's raw events with Great Expectations; quarantine bad rows.")
     p.add_argument("--date", type=iso_date, required=True, help="the day to validate")
@@ -161,6 +166,10 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
                      events_per_day=args.events_per_day)
         WorldConfig.checked(**world)  # fail on one line before any flow starts
         write_summary(generate_flow(settings=settings, **world))
+    elif c == "ingest":
+        from flows.ingest import ingest_flow
+
+        _say(ingest_flow(source=args.source, mapping=args.mapping, settings=settings).one_line())
     elif c == "validate":
         from flows.validate import validate_flow
 

@@ -160,3 +160,26 @@ def test_a_table_where_no_row_maps_is_an_error_with_every_row_quarantined(tmp_pa
         ingest_flow.fn(source=source, mapping=EXAMPLES / "orders.toml", settings=settings)
     kept = pq.read_table(ingest_quarantine(DataLayout(settings.data_dir), source) / QUARANTINE_FILE)
     assert kept.num_rows == 2
+
+
+def test_event_types_are_mapped_and_an_unknown_one_or_a_nonexistent_local_time_is_quarantined(tmp_path):
+    mapping_path = tmp_path / "events.toml"
+    mapping_path.write_text(
+        'shape = "events"\ntimezone = "Europe/Berlin"\n'
+        '[columns]\nuser_id = "customer"\nts = "at"\ndevice_id = "device"\nip = "ip"\n'
+        'event_type = "action"\nprice = "amount"\ncountry = "cc"\n'
+        '[event_types]\nbuy = "purchase"\npage = "view"\n', encoding="utf-8")
+    source = pd.DataFrame({
+        "customer": ["c1", "c1", "c2", "c3"],
+        "at": ["2026-03-29T01:30:00", "2026-03-29T02:30:00", "2026-03-29T12:00:00+00:00", "2026-03-29T12:00:00"],
+        "device": ["d"] * 4, "ip": ["i"] * 4, "action": ["page", "buy", "teleport", "buy"],
+        "amount": ["", "12.5", "", ""], "cc": ["de", "de", "DE", "DE"],
+    })
+    mapped = map_table(source, load_mapping(mapping_path), "events")
+    assert mapped.quarantine.set_index("source_row")["reason"].to_dict() == {
+        1: "ts not a timestamp in ISO 8601 (at)",  # 02:30 does not exist in Berlin that night (clocks go forward)
+        2: "event_type not one of the raw event types (action)",
+        3: "price missing for a priced event (amount)",
+    }
+    event = mapped.events.iloc[0]
+    assert (event.event_type, event.country, event.ts) == ("view", "DE", pd.Timestamp("2026-03-29 00:30", tz="UTC"))

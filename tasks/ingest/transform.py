@@ -17,6 +17,7 @@ from tasks.synthetic.schema import EVENT_TYPES, PRICED_EVENT_TYPES
 
 ID_SEPARATOR = "|"
 _COUNTRY = r"^[A-Z]{2}$"
+_OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class _Problems:
     def __init__(self, n: int):
         self.reasons: list[list[str]] = [[] for _ in range(n)]
 
-    def add(self, mask: pd.Series | np.ndarray, reason: str) -> None:
-        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+    def add(self, mask: pd.Series, reason: str) -> None:
+        for i in np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool)):  # a missing comparison is no problem
             self.reasons[i].append(reason)
 
     def bad(self) -> np.ndarray:
@@ -60,18 +61,24 @@ def _describe(ref: ColumnRef) -> str:
 
 
 def _timestamps(series: pd.Series, mapping: IngestMapping) -> pd.Series:
-    """UTC timestamps; unparseable values become NaT. Values without an offset are in ``timezone``."""
+    """UTC timestamps; unparseable (or, in ``timezone``, nonexistent) values become NaT.
+
+    Values with an offset (``Z``, ``+02:00``) are instants; values without one are wall-clock
+    times in ``timezone``. A column may mix both.
+    """
     if pd.api.types.is_datetime64_any_dtype(series):
-        parsed = series
-    else:
-        text = _text(series)
-        fmt = mapping.timestamp_format or "ISO8601"
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=False)
-        if parsed.dtype == object:  # mixed offsets: parse each as UTC instant
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
-    if parsed.dt.tz is None:
-        parsed = parsed.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
-    return parsed.dt.tz_convert("UTC").dt.as_unit("us")
+        parsed = series if series.dt.tz is not None else _localized(series, mapping.timezone)
+        return parsed.dt.tz_convert("UTC").dt.as_unit("us")
+    text = _text(series)
+    fmt = mapping.timestamp_format or "ISO8601"
+    has_offset = text.str.contains(_OFFSET, regex=True).fillna(False).astype(bool)
+    instants = pd.to_datetime(text.where(has_offset), format=fmt, errors="coerce", utc=True)
+    wall_clock = _localized(pd.to_datetime(text.where(~has_offset), format=fmt, errors="coerce"), mapping.timezone)
+    return instants.fillna(wall_clock.dt.tz_convert("UTC")).dt.as_unit("us")
+
+
+def _localized(naive: pd.Series, zone: str) -> pd.Series:
+    return naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
 
 
 def check_columns(source: pd.DataFrame, mapping: IngestMapping) -> None:
@@ -116,13 +123,13 @@ def map_table(source: pd.DataFrame, mapping: IngestMapping, source_name: str) ->
     else:
         event_type = pd.Series(mapping.default_event_type, index=source.index, dtype="string")
 
-    price = pd.to_numeric(optional(cols.price), errors="coerce")
+    price = pd.to_numeric(optional(cols.price), errors="coerce").astype("float64")
     if cols.price is not None:
         problems.add(optional(cols.price).notna() & price.isna(), f"price not a number ({cols.price})")
         problems.add(price < 0, f"price negative ({cols.price})")
     problems.add(event_type.isin(PRICED_EVENT_TYPES) & price.isna() & optional(cols.price).isna(),
                  f"price missing for a priced event ({cols.price or 'no price column'})")
-    quantity = pd.to_numeric(optional(cols.quantity), errors="coerce")
+    quantity = pd.to_numeric(optional(cols.quantity), errors="coerce").astype("float64")
     if cols.quantity is not None:
         problems.add(quantity.notna() & ((quantity < 1) | (quantity % 1 != 0)), f"quantity not a whole number >= 1 ({cols.quantity})")
         problems.add(optional(cols.quantity).notna() & quantity.isna(), f"quantity not a number ({cols.quantity})")
@@ -180,7 +187,7 @@ def _present(series: pd.Series) -> pd.Series:
 
 
 def _format_hint(mapping: IngestMapping) -> str:
-    return f" in format {mapping.timestamp_format}" if mapping.timestamp_format else " (ISO 8601)"
+    return f" in format {mapping.timestamp_format}" if mapping.timestamp_format else " in ISO 8601"
 
 
 def _labels(source: pd.DataFrame, mapping: IngestMapping, problems: _Problems) -> pd.Series | None:

@@ -34,6 +34,8 @@ def _format_value(value: float) -> str:
 
 def _reason(name: str, value: float, usual: float) -> str:
     """``"payment_shared_users 4, above the usual 0"``: the value, its usual value and the direction."""
+    if not math.isfinite(value):
+        return f"{name} missing (usual {_format_value(usual)})"
     direction = "above" if value > usual else "below"
     return f"{name} {_format_value(value)}, {direction} the usual {_format_value(usual)}"
 

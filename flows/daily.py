@@ -19,14 +19,13 @@ from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
     RetrainOutcome,
     deployment_available,
-    newest_model_version,
-    retrain_lock,
+    retrain_model_version,
     run_retrain_deployment,
 )
 from tasks.monitoring.retrain_rule import (
     RetrainDecision,
     decide_retrain,
-    last_drift_retrain,
+    drift_retrain_days,
     record_drift_retrain,
 )
 from tasks.monitoring.steps import drift_report, publish_oncall
@@ -77,7 +76,7 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     features = load_features_task(layout, day)
     scores = read_day_scores(layout, day)
     summary = drift_report(day, settings, champion, reference, features, scores)
-    decision = decide_retrain(summary, day, last_drift_retrain(layout), settings.monitoring)
+    decision = decide_retrain(summary, day, drift_retrain_days(layout), settings.monitoring)
     update_day_status(layout, day, "drift", {
         **summary.to_record(), "drift_detected": decision.drift_detected, "reasons": decision.reasons,
         "retrain_recommended": decision.retrain, "report": f"drift/date={day.isoformat()}/report.html",
@@ -89,9 +88,18 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
 
 
 def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
-    """Run the retrain deployment when a server serves it, else train in-process under a lock."""
-    layout = DataLayout(settings.data_dir)
-    record_drift_retrain(layout, day)  # before starting: a crashed retrain must not re-fire every day
+    """Run the retrain deployment when a server serves it, else train in-process.
+
+    Either way the train flow holds the one retrain guard; the day joins the cooldown only once
+    its retrain finished, so a crashed retrain is retried when the day reruns.
+    """
+    outcome = _run_drift_retrain(day, settings)
+    if outcome.error is None:
+        record_drift_retrain(DataLayout(settings.data_dir), day)
+    return outcome
+
+
+def _run_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
     if settings.prefect_api_url:  # infra (the deployment declarations) only matters with a server
         from infra.deployments import RETRAIN_DEPLOYMENT
 
@@ -99,8 +107,7 @@ def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
             return _retrain_through_deployment(RETRAIN_DEPLOYMENT, day, settings)
     from flows.train import train_flow
 
-    with retrain_lock(layout):
-        result = train_flow(end=day, settings=settings, trigger="drift")
+    result = train_flow(end=day, settings=settings, trigger="drift")
     return RetrainOutcome(triggered=True, mode="in-process", state="Completed", model_version=result.version,
                           run_id=result.parent_run_id, promotion_decision=result.decision,
                           promotion_reason=result.reason)
@@ -110,14 +117,14 @@ def _retrain_through_deployment(deployment: str, day: date, settings: Settings) 
     flow_run = run_retrain_deployment(deployment, day, {
         "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
     if flow_run.state is None or not flow_run.state.is_completed():
-        # the newest registered version would be an older retrain's: do not report its decision
+        # whatever version exists would be another retrain's: do not report its decision
         return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
                               state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
-    newest = newest_model_version(settings) or {}
+    registered = retrain_model_version(settings, str(flow_run.id)) or {}
     return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
-                          model_version=newest.get("version"), run_id=newest.get("run_id"),
-                          promotion_decision=newest.get("promotion_decision"),
-                          promotion_reason=newest.get("promotion_reason"))
+                          model_version=registered.get("version"), run_id=registered.get("run_id"),
+                          promotion_decision=registered.get("promotion_decision"),
+                          promotion_reason=registered.get("promotion_reason"))
 
 
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:

@@ -1,4 +1,4 @@
-"""Drift reports (real Evidently), the retrain rule and cooldown, the on-call page, the retrain lock."""
+"""Drift reports (real Evidently), the retrain rule and cooldown, the on-call page."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from tasks.layout import DataLayout
 from tasks.monitoring.alert_rate import alert_rate_band
 from tasks.monitoring.drift import DriftSummary, build_drift_report, column_drift_from_snapshot
 from tasks.monitoring.oncall_page import day_markdown, write_oncall_page
-from tasks.monitoring.retrain_launch import RetrainBusy, retrain_idempotency_key, retrain_lock
-from tasks.monitoring.retrain_rule import decide_retrain, last_drift_retrain, record_drift_retrain
+from tasks.monitoring.retrain_launch import retrain_idempotency_key
+from tasks.monitoring.retrain_rule import decide_retrain, drift_retrain_days, record_drift_retrain
 from tasks.run_status import update_day_status
 from tasks.settings import MonitoringSettings
 
@@ -40,7 +40,7 @@ def summary(drifted: int = 0, features: int = 40, score_drifted: bool = False, a
     (summary(alert_rate=0.001), "alert rate 0.10% outside its usual band"),
 ])
 def test_drift_starts_a_retrain(case, expected_reason):
-    decision = decide_retrain(case, DAY, last_drift_retrain=None, monitoring=RULES)
+    decision = decide_retrain(case, DAY, retrain_days=[], monitoring=RULES)
     assert decision.retrain and decision.drift_detected
     assert any(expected_reason in r for r in decision.reasons), decision.reasons
 
@@ -52,27 +52,31 @@ def test_drift_starts_a_retrain(case, expected_reason):
     summary(alert_rate=0.5, band=None),  # no trailing history: the alert-rate check abstains
 ])
 def test_an_ordinary_day_does_not_retrain(case):
-    decision = decide_retrain(case, DAY, last_drift_retrain=None, monitoring=RULES)
+    decision = decide_retrain(case, DAY, retrain_days=[], monitoring=RULES)
     assert not decision.retrain and not decision.drift_detected
     assert decision.reasons == ["no drift"]
 
 
 def test_cooldown_allows_one_drift_retrain_per_n_days():
     drifted = summary(drifted=20)
-    within = decide_retrain(drifted, DAY, last_drift_retrain=DAY - timedelta(days=2), monitoring=RULES)
+    within = decide_retrain(drifted, DAY, retrain_days=[DAY - timedelta(days=2)], monitoring=RULES)
     assert not within.retrain and within.drift_detected and within.blocked_by_cooldown
     assert "cooldown" in within.reasons[-1]
-    same_day = decide_retrain(drifted, DAY, last_drift_retrain=DAY, monitoring=RULES)
+    same_day = decide_retrain(drifted, DAY, retrain_days=[DAY], monitoring=RULES)
     assert not same_day.retrain and "already ran" in same_day.reasons[-1]
-    after = decide_retrain(drifted, DAY, last_drift_retrain=DAY - timedelta(days=3), monitoring=RULES)
+    after = decide_retrain(drifted, DAY, retrain_days=[DAY - timedelta(days=3)], monitoring=RULES)
     assert after.retrain
 
 
-def test_cooldown_state_round_trips(tmp_path):
+def test_cooldown_keeps_every_day_so_a_backfill_does_not_weaken_it(tmp_path):
     layout = DataLayout(tmp_path)
-    assert last_drift_retrain(layout) is None
+    assert drift_retrain_days(layout) == []
     record_drift_retrain(layout, DAY)
-    assert last_drift_retrain(layout) == DAY
+    record_drift_retrain(layout, DAY - timedelta(days=10))  # backfilling an older day afterwards
+    record_drift_retrain(layout, DAY)  # recorded once
+    assert drift_retrain_days(layout) == [DAY - timedelta(days=10), DAY]
+    later = decide_retrain(summary(drifted=20), DAY + timedelta(days=1), drift_retrain_days(layout), RULES)
+    assert not later.retrain and f"ran for {DAY}" in later.reasons[-1]
 
 
 def test_alert_rate_band_needs_history_and_floors_a_zero_median():
@@ -180,12 +184,7 @@ def test_oncall_page_says_what_happened_each_day(tmp_path):
     assert markdown.startswith("# shopguard 2026-01-09: retrained") and "challenger v2 refused" in markdown
 
 
-def test_retrain_lock_admits_one_retrain_at_a_time(tmp_path):
-    layout = DataLayout(tmp_path)
-    with retrain_lock(layout), pytest.raises(RetrainBusy, match="another retrain is running"), retrain_lock(layout):
-        pass
-    with retrain_lock(layout):  # released after the first block
-        pass
+def test_retrain_idempotency_key_names_the_day():
     assert retrain_idempotency_key(DAY) == "drift-retrain-2026-01-08"
 
 

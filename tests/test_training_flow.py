@@ -149,11 +149,16 @@ def test_gate_promotes_better_refuses_worse_and_rollback_restores(prefect_harnes
     assert parent.data.tags["promotion_decision"] == "rejected" and parent.data.tags["trigger"] == "drift"
 
     # Manual rollback to the old champion, then forward again.
-    replaced = promote_version(version=int(poor_version), settings=settings, reason="rollback drill")
-    assert replaced == better.version
-    restored = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+    name = settings.registered_model_name
+    assert str(client.get_model_version_by_alias(name, "previous-champion").version) == str(poor_version)
+    assert client.get_model_version(name, better.version).description.startswith("promoted: challenger")
+    champion_now, replaced = promote_version(version=None, settings=settings, reason="rollback drill")
+    assert (champion_now, replaced) == (str(poor_version), better.version)
+    restored = client.get_model_version_by_alias(name, "champion")
     assert str(restored.version) == str(poor_version)
     assert restored.tags["promotion_decision"] == "manual" and restored.tags["promotion_reason"] == "rollback drill"
+    assert restored.description == "manual promotion: rollback drill"
+    assert str(client.get_model_version_by_alias(name, "previous-champion").version) == better.version
 
 
 def test_promote_unknown_version_fails_with_one_line(fast_settings):

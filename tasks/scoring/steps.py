@@ -9,10 +9,10 @@ from prefect.cache_policies import NO_CACHE
 from tasks.scoring.champion import Champion, load_champion, load_reference_features
 from tasks.scoring.scoring import rank_alerts, score_features
 
-# In-memory models and frames are not worth hashing for Prefect's cache keys.
-champion_task = task(load_champion, name="load-champion", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=2)
-reference_task = task(load_reference_features, name="load-drift-reference", cache_policy=NO_CACHE,
-                      retries=1, retry_delay_seconds=2)
+# In-memory models and frames are not worth hashing for Prefect's cache keys. No task retries:
+# MLflow's client retries within a bounded time already (tasks.tracking.HTTP_LIMITS).
+champion_task = task(load_champion, name="load-champion", cache_policy=NO_CACHE)
+reference_task = task(load_reference_features, name="load-drift-reference", cache_policy=NO_CACHE)
 
 
 @task(name="score-and-rank", cache_policy=NO_CACHE)

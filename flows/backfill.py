@@ -1,6 +1,8 @@
-"""`shopguard backfill`: the daily flow over a range of days, in order.
+"""`shopguard backfill`: the daily flow over a range of days, in order; ``--prepare``: only validate
+and build features for every day of a range (the training days of a new data root, before any
+champion exists to score them).
 
-Days whose daily run completed are skipped unless ``force``. A day that fails for a known
+Days whose daily run completed (prepare: whose features are current) are skipped unless ``force``. A day that fails for a known
 reason (a ShopguardError: validation stopped, missing data) is recorded and the range goes on,
 because later days do not need it; the command then fails with one line naming the failed days.
 An unexpected error (an MLflow outage, a bug) stops the range: later days would fail the same way.
@@ -16,7 +18,11 @@ from prefect import flow
 from tqdm import tqdm
 
 from flows.daily import daily_flow
+from flows.features import features_flow
+from flows.validate import validate_flow
 from tasks.errors import ShopguardError, first_line
+from tasks.features.catalogue import FEATURE_SCHEMA_VERSION
+from tasks.features.store import FEATURE_FILE, stored_schema_version
 from tasks.layout import DataLayout
 from tasks.run_status import read_day_status
 from tasks.settings import Settings
@@ -34,9 +40,23 @@ def day_completed(layout: DataLayout, day: date) -> bool:
     return bool((read_day_status(layout, day).get("daily") or {}).get("completed"))
 
 
-def _report(results: dict[date, str]) -> None:
-    lines = ["backfill:"] + [f"  {day}  {outcome}" for day, outcome in results.items()]
+def features_current(layout: DataLayout, day: date, window_days: int) -> bool:
+    """The day's features exist, carry today's schema version and were built over ``window_days``."""
+    path = layout.features(day) / FEATURE_FILE
+    if not path.exists() or stored_schema_version(path) != FEATURE_SCHEMA_VERSION:
+        return False
+    return (read_day_status(layout, day).get("features") or {}).get("window_days") == window_days
+
+
+def _report(command: str, results: dict[date, str]) -> None:
+    lines = [f"{command}:"] + [f"  {day}  {outcome}" for day, outcome in results.items()]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _fail_if_any(command: str, results: dict[date, str], failed: list[str]) -> None:
+    if failed:
+        raise ShopguardError(f"{command}: {len(failed)} of {len(results)} days failed ({', '.join(failed)}); "
+                             "see reports/index.html")
 
 
 @flow(name="backfill")
@@ -54,8 +74,36 @@ def backfill_flow(start: date, end: date, settings: Settings, force: bool = Fals
         except ShopguardError as exc:
             results[day] = f"failed: {first_line(exc)}"
             failed.append(day.isoformat())
-    _report(results)
-    if failed:
-        raise ShopguardError(f"backfill: {len(failed)} of {len(results)} days failed ({', '.join(failed)}); "
-                             "see reports/index.html")
+    _report("backfill", results)
+    _fail_if_any("backfill", results, failed)
+    return {d.isoformat(): outcome for d, outcome in results.items()}
+
+
+@flow(name="prepare")
+def prepare_flow(start: date, end: date, settings: Settings, force: bool = False) -> dict[str, str]:
+    """Validate and build features for each day from ``start`` to ``end`` (inclusive), in order.
+
+    A day whose features are current is skipped, until a day before it in the range is (re)built:
+    its events are history for the following days' features, so those are rebuilt too.
+    """
+    layout = DataLayout(settings.data_dir)
+    window = settings.features.window_days
+    results: dict[date, str] = {}
+    failed: list[str] = []
+    rebuilding = force
+    for day in tqdm(days_between(start, end), desc="prepare", unit="day"):
+        if not rebuilding and features_current(layout, day, window):
+            results[day] = "skipped (features current)"
+            continue
+        rebuilding = True
+        try:
+            summary = validate_flow(day=day, settings=settings)
+            built = features_flow(day=day, settings=settings)
+            results[day] = (f"OK ({summary.rows_validated} events validated, {summary.rows_quarantined} quarantined, "
+                            f"{built.rows} user rows)")
+        except ShopguardError as exc:
+            results[day] = f"failed: {first_line(exc)}"
+            failed.append(day.isoformat())
+    _report("prepare", results)
+    _fail_if_any("prepare", results, failed)
     return {d.isoformat(): outcome for d, outcome in results.items()}

@@ -19,9 +19,11 @@ EXAMPLES = """\
 examples:
   shopguard demo                                   # the whole life cycle on a synthetic world
   shopguard generate --start 2026-01-01 --days 14 --users 5000
+  shopguard ingest --source orders.csv --mapping infra/ingest/orders.toml   # your own table
   shopguard validate --date 2026-01-08
   shopguard train --end 2026-01-07 --window-days 7 --trials 12
   shopguard daily --date 2026-01-08                # validate, features, score, monitor (+ retrain)
+  shopguard backfill --prepare --start 2026-01-01 --end 2026-01-07   # validate + features only
   shopguard backfill --start 2026-01-08 --end 2026-01-14
 
 settings come from SHOPGUARD_* environment variables (see README); the data root is
@@ -79,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events-per-day", type=positive_int,
                    help="scale volume to about this many events a day (streamed; e.g. 10000000)")
 
+    p = cmd("ingest", "Map your own event or order table (CSV/Parquet) into raw/ through a TOML mapping file.")
+    p.add_argument("--source", type=Path, required=True, help="the table: .csv or .parquet")
+    p.add_argument("--mapping", type=Path, required=True, help="TOML mapping file (examples in infra/ingest/)")
+
     p = cmd("validate", "Validate one day's raw events with Great Expectations; quarantine bad rows.")
     p.add_argument("--date", type=iso_date, required=True, help="the day to validate")
 
@@ -111,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start", type=iso_date, required=True, help="first day")
     p.add_argument("--end", type=iso_date, required=True, help="last day (inclusive)")
     p.add_argument("--force", action="store_true", help="rerun days that already completed")
+    p.add_argument("--prepare", action="store_true",
+                   help="only validate and build features (the training days of a new data root, before any champion)")
 
     p = cmd("serve", "Register the scheduled deployments (daily scoring, retrain) and run them.")
     p.add_argument("--run-once", action="store_true", help="register the deployments and exit")
@@ -160,6 +168,10 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
                      events_per_day=args.events_per_day)
         WorldConfig.checked(**world)  # fail on one line before any flow starts
         write_summary(generate_flow(settings=settings, **world))
+    elif c == "ingest":
+        from flows.ingest import ingest_flow
+
+        _say(ingest_flow(source=args.source, mapping=args.mapping, settings=settings).one_line())
     elif c == "validate":
         from flows.validate import validate_flow
 
@@ -195,9 +207,10 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
     elif c == "backfill":
         if args.end < args.start:
             raise _UsageError(f"--end {args.end} is before --start {args.start}")
-        from flows.backfill import backfill_flow
+        from flows.backfill import backfill_flow, prepare_flow
 
-        backfill_flow(start=args.start, end=args.end, settings=settings, force=args.force)
+        range_flow = prepare_flow if args.prepare else backfill_flow
+        range_flow(start=args.start, end=args.end, settings=settings, force=args.force)
     elif c == "serve":
         from flows.serve import serve
 

@@ -60,13 +60,16 @@ def event(user: str, at: str, event_type: str = "view", session: str | None = No
             "device_id": device or f"d-{user}", "ip": ip or f"ip-{user}", "country": country}
 
 
-def write_events(layout: DataLayout, day: date, events: list[dict]) -> None:
+def write_events(layout: DataLayout, day: date, events: list[dict], payment_ids: list[str | None] | None = None) -> None:
+    """Validated events of ``day``; with ``payment_ids`` (one per event) the optional payment_id column too."""
     df = pd.DataFrame(events)
     df["ts"] = [datetime.combine(day, datetime.strptime(a, "%H:%M:%S.%f" if "." in a else "%H:%M:%S").time(),
                                  tzinfo=UTC) for a in df.pop("at")]
     df["event_id"] = [f"{day}-{i:05d}" for i in range(len(df))]
-    write_partition_atomic(pa.Table.from_pandas(df[EVENT_COLUMNS], schema=RAW_SCHEMA, preserve_index=False),
-                           layout.validated(day))
+    table = pa.Table.from_pandas(df[EVENT_COLUMNS], schema=RAW_SCHEMA, preserve_index=False)
+    if payment_ids is not None:
+        table = table.append_column("payment_id", pa.array(payment_ids, pa.string()))
+    write_partition_atomic(table, layout.validated(day))
 
 
 def write_users(layout: DataLayout, users: list[dict]) -> None:
@@ -152,6 +155,7 @@ def test_profile_group(layout):
     a = user_row(df, "a")
     assert a.account_age_days == pytest.approx(9.5)  # signup Jan 1 12:00 -> end of Jan 10
     assert a.days_signup_to_first_purchase == pytest.approx(7.0)  # first purchase Jan 8 12:00, not today's
+    assert a.log_minutes_signup_to_first_purchase == pytest.approx(math.log(1 + 7 * 1440))
     assert a.age_band == 3  # 36 in 2026
     assert (a.segment, a.country) == ("vip", "FR")
 
@@ -228,6 +232,43 @@ def test_context_group_devices_sharing_and_platform(layout):
 
     b = user_row(df, "b")  # first day: everything is new
     assert (b.new_devices, b.new_ips, b.new_countries) == (1, 1, 1)
+    assert (a.distinct_devices_window, a.distinct_ips_window) == (2, 2)  # d1 and shared; ip1 and ip9
+    assert (b.distinct_devices_window, b.distinct_ips_window) == (1, 1)
+    # no payment_id column in these events: the payment features are well defined, and 0
+    assert (df["distinct_payments"] == 0).all() and (df["payment_shared_users"] == 0).all()
+
+
+def test_entity_features_cards_shared_across_users_and_days_and_velocity(layout):
+    earlier, mid = DAY - timedelta(days=2), DAY - timedelta(days=1)
+    write_events(layout, earlier, [event("a", "10:00:00", "purchase", device="d1", ip="ip1"),
+                                   event("c", "10:00:00", "purchase", device="d3", ip="ip3")],
+                 payment_ids=["card-1", "card-ring"])
+    write_events(layout, mid, [event("a", "10:00:00", "view", device="d2", ip="ip2")], payment_ids=[None])
+    write_events(layout, DAY, [
+        event("a", "10:00:00", "view", device="d4", ip="ip4"),
+        event("a", "10:01:00", "purchase", device="d4", ip="ip4"),
+        event("a", "10:02:00", "payment_failed", device="d4", ip="ip4"),
+        event("b", "10:00:00", "purchase", device="d5", ip="ip5"),
+        event("d", "10:00:00", "view", device="d6", ip="ip6"),
+    ], payment_ids=[None, "card-ring", "card-2", "card-ring", None])
+    df = build_day_features(layout, DAY, window_days=3)
+    a, b, d = user_row(df, "a"), user_row(df, "b"), user_row(df, "d")
+    assert a.distinct_payments == 2             # card-ring and card-2; the view carries no card
+    assert a.payment_shared_users == 2          # card-ring: b today and c two days ago
+    assert b.payment_shared_users == 2          # a and c
+    assert (d.distinct_payments, d.payment_shared_users) == (0, 0)
+    assert (a.distinct_devices_window, a.distinct_ips_window) == (3, 3)  # d1, d2, d4 over the window
+    assert (a.distinct_devices, a.new_devices) == (1, 1)
+
+    narrow = user_row(build_day_features(layout, DAY, window_days=1), "a")  # c's day is outside the window
+    assert narrow.payment_shared_users == 1 and narrow.distinct_devices_window == 1
+
+
+def test_a_day_without_payment_ids_next_to_days_with_them(layout):
+    write_events(layout, DAY - timedelta(days=1), [event("a", "10:00:00", "purchase")], payment_ids=["card-1"])
+    write_events(layout, DAY, [event("b", "10:00:00", "purchase")])  # an older export without the column
+    b = user_row(build_day_features(layout, DAY, window_days=2), "b")
+    assert (b.distinct_payments, b.payment_shared_users) == (0, 0)
 
 
 # --- point in time, idempotence, bad input -----------------------------------------------------
@@ -235,13 +276,15 @@ def test_context_group_devices_sharing_and_platform(layout):
 def small_world(layout: DataLayout, days: list[date]) -> None:
     rng = np.random.default_rng(3)
     for offset, day in enumerate(days):
-        events = []
+        events, cards = [], []
         for u in ("a", "b", "c", "d"):
             for i in range(int(rng.integers(1, 8))):
                 kind = ["view", "search", "add_to_cart", "purchase", "review"][int(rng.integers(0, 5))]
                 events.append(event(u, f"{int(rng.integers(0, 24)):02d}:{i:02d}:00", kind,
                                     device=f"d{int(rng.integers(0, 3))}", ip=f"ip{offset}{u}", item=f"i{i}"))
-        write_events(layout, day, events)
+                # cards on cart adds too (not only purchases) so every small day has shared cards
+                cards.append(f"card-{int(rng.integers(0, 3))}" if kind in ("add_to_cart", "purchase") else None)
+        write_events(layout, day, events, payment_ids=cards)
 
 
 def test_adding_the_next_day_changes_nothing_in_the_day(layout):
@@ -249,12 +292,15 @@ def test_adding_the_next_day_changes_nothing_in_the_day(layout):
     small_world(layout, days)
     before = build_day_features(layout, DAY, window_days=7)
 
-    nxt = DAY + timedelta(days=1)  # the future: strangers on the day's devices and IPs, purchases, volume
-    write_events(layout, nxt, [event(u, "00:00:01", "purchase", device=f"d{i % 3}", ip=f"ip2{u[-1]}")
-                               for u in ("a", "b", "c", "d", "xa", "xb", "xc", "xd") for i in range(20)])
+    # the future: strangers on the day's devices, IPs and cards, first purchases, new devices, volume
+    nxt = DAY + timedelta(days=1)
+    future = [event(u, "00:00:01", "purchase", device=f"d{i % 3}" if i < 10 else f"new-{u}-{i}", ip=f"ip2{u[-1]}")
+              for u in ("a", "b", "c", "d", "xa", "xb", "xc", "xd") for i in range(20)]
+    write_events(layout, nxt, future, payment_ids=[f"card-{i % 3}" for i in range(len(future))])
     build_day_features(layout, nxt, window_days=7)  # also caches the future day's summary
     after = build_day_features(layout, DAY, window_days=7)
     pd.testing.assert_frame_equal(before, after)
+    assert before["payment_shared_users"].gt(0).any()  # the entity features are exercised, not all 0
 
 
 def test_rebuild_gives_identical_bytes_warm_or_cold(layout):
@@ -314,7 +360,7 @@ def test_catalogue_is_well_formed():
     assert len(names) == len(set(names))
     assert {spec.group for spec in FEATURE_CATALOGUE} == set(GROUPS)
     inputs = model_feature_names()
-    assert 30 <= len(inputs) <= 45
+    assert 30 <= len(inputs) <= 50
     assert all(spec.dtype == "float64" for spec in FEATURE_CATALOGUE if spec.model_input)
     assert all(spec.description and "\n" not in spec.description for spec in all_columns())
     assert sum(len(features_in_group(g)) for g in GROUPS) == len(FEATURE_CATALOGUE)

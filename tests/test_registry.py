@@ -53,8 +53,8 @@ def test_champion_alias_scores_like_the_in_memory_detector(settings, champion):
     np.testing.assert_array_equal(loaded["anomaly_score"].to_numpy(), detector.decision_function(day[NAMES]))
     pd.testing.assert_frame_equal(loaded.reset_index(drop=True), expected.reset_index(drop=True))
     alerts = loaded[loaded["is_anomaly"]]
-    assert len(alerts) >= 3 and alerts["reasons"].str.contains(r"\(usual ").all()
-    assert (alerts["top_features"].str.count(";") == 2).all()
+    assert len(alerts) >= 3 and alerts["reasons"].str.contains(r"(?:above|below) the usual ").all()
+    assert (alerts["top_features"].str.count(";") <= 2).all()
     assert (loaded.loc[~loaded["is_anomaly"], "reasons"] == "").all()
 
 

@@ -79,26 +79,70 @@ def world(tmp_path_factory):
     return settings, version, reference
 
 
-def test_guess_kind_reads_the_top_features_in_order():
+def test_guess_kind_needs_a_telling_feature_or_several_supporting_ones():
     from tasks.scoring.kinds import UNKNOWN_KIND, guess_kind
 
     assert guess_kind("payment_failure_rate;n_views") == "card_testing"
-    assert guess_kind("n_views;payment_failure_rate") == "scraper_bot"
-    assert guess_kind("new_devices;new_countries") == "account_takeover"
-    assert guess_kind("reviews_per_purchase") == "brushing"
+    assert guess_kind("n_views;payment_failure_rate") == "card_testing"  # telling beats generic volume
     assert guess_kind("n_coupon_applies") == "coupon_abuse"
-    assert guess_kind("distinct_items;n_views") == "click_fraud"
-    assert guess_kind("") == UNKNOWN_KIND
-    assert guess_kind("age_band") == UNKNOWN_KIND
+    assert guess_kind("reviews_per_purchase") == "fake_reviews"
+    assert guess_kind("payment_shared_users;n_events") == "payment_fraud"
+    assert guess_kind("log_minutes_signup_to_first_purchase;days_signup_to_first_purchase") == "payment_fraud"
+    assert guess_kind("device_shared_users;spend_sum;account_age_days") == "payment_fraud"  # not scraper_bot
+    assert guess_kind("new_devices;new_ips") == "account_takeover"
+    assert guess_kind("distinct_items;view_to_cart_ratio") == "click_fraud"
+    assert guess_kind("n_views;gap_min_s;burstiness") == "scraper_bot"
+    # one weak feature is no evidence of a kind
+    for weak in ("", "n_views", "ip_shared_users", "new_ips", "log_minutes_signup_to_first_purchase", "age_band"):
+        assert guess_kind(weak) == UNKNOWN_KIND, weak
 
 
 def test_every_kind_rule_matches_a_catalogue_feature():
     from tasks.scoring.kinds import KIND_RULES
 
     names = model_feature_names()
-    for kind, fragments, _hint in KIND_RULES:
-        for fragment in fragments:
-            assert any(fragment in name for name in names), f"{kind}: {fragment!r} matches no feature"
+    for rule in KIND_RULES:
+        for fragment in (*rule.telling, *rule.supporting):
+            assert any(fragment in name for name in names), f"{rule.kind}: {fragment!r} matches no feature"
+    assert all(rule.telling or rule.supporting for rule in KIND_RULES)
+
+
+def test_reasons_name_only_features_that_raised_the_score_with_their_direction():
+    from tasks.registry.serving import NO_SINGLE_REASON, explained_rows
+
+    names = np.array([["spend_sum", "ip_shared_users", "log_minutes_signup_to_first_purchase"],
+                      ["n_views", "gap_min_s", "night_share"],
+                      ["n_events", "n_views", "gap_min_s"]])
+    contributions = np.array([[4.0, 0.0, 2.0],     # ip at its usual value, contributing nothing
+                              [5.0, 0.2, -1.0],   # a tiny and a negative contribution
+                              [0.0, -0.5, -1.0]])  # nothing raised the score on its own
+    values = pd.DataFrame({"spend_sum": [900.0, 0, 0], "ip_shared_users": [0.0, 0, 0],
+                           "log_minutes_signup_to_first_purchase": [0.5, 0, 0], "n_views": [0.0, 400, 30],
+                           "gap_min_s": [0.0, 0.1, 1], "night_share": [0.0, 0.9, 0], "n_events": [0.0, 0, 40]})
+    usual = {"spend_sum": 40.0, "ip_shared_users": 0.0, "log_minutes_signup_to_first_purchase": 9.2,
+             "n_views": 12.0, "gap_min_s": 3.0, "night_share": 0.1, "n_events": 30.0}
+    top, reasons = explained_rows(names, contributions, values, usual)
+    assert top == ["spend_sum;log_minutes_signup_to_first_purchase", "n_views", ""]
+    assert reasons[0] == ("spend_sum 900, above the usual 40; "
+                          "log_minutes_signup_to_first_purchase 0.5, below the usual 9.2")
+    assert reasons[1] == "n_views 400, above the usual 12"
+    assert reasons[2] == NO_SINGLE_REASON
+
+
+def test_a_real_detector_explains_a_planted_deviation_by_that_feature():
+    from models.registry import make_detector
+    from tasks.registry.serving import score_with_reasons
+
+    normal = make_features(DAY, n=400, seed=3, outliers=0)
+    names = model_feature_names()
+    detector = make_detector("gaussian").fit(normal[names])
+    odd = make_features(DAY, n=5, seed=4, outliers=0)
+    odd["payment_shared_users"] = normal["payment_shared_users"].median() + 40 * normal["payment_shared_users"].std()
+    out = score_with_reasons(detector, odd)
+    assert out["is_anomaly"].all()
+    assert out["top_features"].str.startswith("payment_shared_users").all()
+    assert out["reasons"].str.startswith("payment_shared_users").all()
+    assert out["reasons"].str.contains("above the usual").all()
 
 
 def test_rank_alerts_orders_flagged_users_by_score():
@@ -107,7 +151,7 @@ def test_rank_alerts_orders_flagged_users_by_score():
     scores = pd.DataFrame({
         "user_id": ["a", "b", "c", "d"], "date": [DAY] * 4, "anomaly_score": [0.9, 0.2, 1.5, 0.7],
         "is_anomaly": [True, False, True, True],
-        "top_features": ["n_views", "", "payment_failure_rate;n_views", "new_ips"],
+        "top_features": ["n_views;gap_min_s", "", "payment_failure_rate;n_views", "new_ips"],
         "reasons": ["n_views 900 (usual 12)", "", "payment_failure_rate 0.9 (usual 0)", "new_ips 4 (usual 0)"],
         "model_version": "3",
     })
@@ -118,7 +162,7 @@ def test_rank_alerts_orders_flagged_users_by_score():
     assert alerts["score_percentile"].tolist() == [0.75, 0.5, 0.25]  # share of the day's users below
     assert rank_alerts(scores)["severity"].isna().all()  # no threshold known: no made-up severity
     assert alerts["rank"].tolist() == [1, 2, 3]
-    assert alerts["kind_guess"].tolist() == ["card_testing", "scraper_bot", "account_takeover"]
+    assert alerts["kind_guess"].tolist() == ["card_testing", "scraper_bot", "unknown"]
 
 
 class _WrongRowsModel:

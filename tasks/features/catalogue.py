@@ -12,7 +12,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-FEATURE_SCHEMA_VERSION = "1"
+FEATURE_SCHEMA_VERSION = "2"  # 2: entity features (payment instruments, window velocity, log minutes to purchase)
 SCHEMA_VERSION_KEY = b"shopguard.feature_schema_version"
 
 Group = Literal["key", "sequence", "profile", "pattern", "context"]
@@ -58,6 +58,8 @@ FEATURE_CATALOGUE: tuple[FeatureSpec, ...] = (
     _f("account_age_days", "profile", "Days from signup to the end of the day."),
     _f("days_signup_to_first_purchase", "profile",
        "Days from signup to the first purchase seen in the trailing window (account age when none)."),
+    _f("log_minutes_signup_to_first_purchase", "profile",
+       "ln(1 + minutes from signup to the first purchase seen in the trailing window); account age when none."),
     _f("age_band", "profile", "Age band on the day: 1 under 25, 2 25-34, 3 35-44, 4 45-54, 5 55+, 0 unknown."),
     FeatureSpec("segment", "profile", "string", "Customer segment from the profile (descriptive).", model_input=False),
     FeatureSpec("country", "profile", "string", "Profile country, ISO 3166-1 alpha-2 (descriptive).", model_input=False),
@@ -90,6 +92,14 @@ FEATURE_CATALOGUE: tuple[FeatureSpec, ...] = (
     _f("device_shared_users", "context",
        "Most other users seen on any one of the user's devices over the trailing window up to the day."),
     _f("ip_shared_users", "context", "Most other users seen on any one of the user's IP addresses over the trailing window up to the day."),
+    _f("distinct_payments", "context",
+       "Distinct payment instruments (raw payment_id, a hashed card token) used on the day; 0 without the column."),
+    _f("payment_shared_users", "context",
+       "Most other users seen on any one of the user's payment instruments over the trailing window up to the day; 0 without payment_id."),
+    _f("distinct_devices_window", "context",
+       "Distinct devices the user used over the trailing window up to the day (how fast the account collects devices)."),
+    _f("distinct_ips_window", "context",
+       "Distinct IP addresses the user used over the trailing window up to the day (how fast the account collects IPs)."),
     # The same value for every user of a day: as a model input it would make a whole busy day
     # look anomalous, so it is context for reports (and the drift report), not for detectors.
     FeatureSpec("platform_volume_ratio", "context", "float64",

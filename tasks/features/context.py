@@ -1,10 +1,15 @@
-"""Context features: the devices, networks and countries around the user, and the platform's day.
+"""Context features: the devices, networks, cards and countries around the user, and the platform's day.
 
 Reads ``window_entities``, ``window_user_day`` and ``users`` only (the compact daily summaries),
 never the raw events. "Earlier" means the trailing window's days before the day itself; on a
 user's first day every device, IP and country counts as new. Platform volume compares the day's
 total events with the median of the earlier days so a promotion day reads as a busy platform,
 not as a thousand individually busy users.
+
+Entity features are what fraud rings share: how many other users one of the user's devices, IPs
+or payment instruments has seen over the window up to the day, and how many devices and IPs the
+account itself went through in that window (its velocity). Without a ``payment_id`` column in the
+raw events there are no payment entities, and the payment features are 0.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from tasks.features.engine import sql_date
 
 COLUMNS = (
     "distinct_devices", "distinct_ips", "distinct_countries", "new_devices", "new_ips", "new_countries",
-    "foreign_country_share", "device_shared_users", "ip_shared_users", "platform_volume_ratio",
-    "activity_vs_platform",
+    "foreign_country_share", "device_shared_users", "ip_shared_users", "distinct_payments", "payment_shared_users",
+    "distinct_devices_window", "distinct_ips_window", "platform_volume_ratio", "activity_vs_platform",
 )
 
 
@@ -27,8 +32,16 @@ def query(day: date) -> str:
         earlier AS (SELECT DISTINCT user_id, kind, value FROM window_entities WHERE date < {d}),
         users_per_value AS (
             SELECT kind, value, count(DISTINCT user_id) AS n_users
-            FROM window_entities WHERE kind IN ('device', 'ip') AND date <= {d}
+            FROM window_entities WHERE kind IN ('device', 'ip', 'payment') AND date <= {d}
             GROUP BY kind, value
+        ),
+        window_per_user AS (
+            SELECT user_id,
+                   count(DISTINCT value) FILTER (WHERE kind = 'device') AS distinct_devices_window,
+                   count(DISTINCT value) FILTER (WHERE kind = 'ip') AS distinct_ips_window
+            FROM window_entities
+            WHERE kind IN ('device', 'ip') AND date <= {d} AND user_id IN (SELECT user_id FROM today)
+            GROUP BY user_id
         ),
         per_user AS (
             SELECT t.user_id,
@@ -39,7 +52,9 @@ def query(day: date) -> str:
                    count(*) FILTER (WHERE t.kind = 'ip' AND e.value IS NULL) AS new_ips,
                    count(*) FILTER (WHERE t.kind = 'country' AND e.value IS NULL) AS new_countries,
                    max(v.n_users) FILTER (WHERE t.kind = 'device') - 1 AS device_shared_users,
-                   max(v.n_users) FILTER (WHERE t.kind = 'ip') - 1 AS ip_shared_users
+                   max(v.n_users) FILTER (WHERE t.kind = 'ip') - 1 AS ip_shared_users,
+                   count(*) FILTER (WHERE t.kind = 'payment') AS distinct_payments,
+                   max(v.n_users) FILTER (WHERE t.kind = 'payment') - 1 AS payment_shared_users
             FROM today t
             LEFT JOIN earlier e ON e.user_id = t.user_id AND e.kind = t.kind AND e.value = t.value
             LEFT JOIN users_per_value v ON v.kind = t.kind AND v.value = t.value
@@ -72,9 +87,14 @@ def query(day: date) -> str:
                coalesce(f.foreign_country_share, 0)::DOUBLE AS foreign_country_share,
                coalesce(device_shared_users, 0)::DOUBLE AS device_shared_users,
                coalesce(ip_shared_users, 0)::DOUBLE AS ip_shared_users,
+               distinct_payments::DOUBLE AS distinct_payments,
+               coalesce(payment_shared_users, 0)::DOUBLE AS payment_shared_users,
+               w.distinct_devices_window::DOUBLE AS distinct_devices_window,
+               w.distinct_ips_window::DOUBLE AS distinct_ips_window,
                coalesce(pl.events_today / pl.earlier_median, 1)::DOUBLE AS platform_volume_ratio,
                (s.n_events / pl.mean_events_per_user)::DOUBLE AS activity_vs_platform
         FROM per_user p
         JOIN (SELECT user_id, n_events FROM window_user_day WHERE date = {d}) s USING (user_id)
+        JOIN window_per_user w USING (user_id)
         LEFT JOIN foreign_share f USING (user_id)
         CROSS JOIN platform pl"""

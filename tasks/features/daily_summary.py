@@ -1,8 +1,9 @@
 """Compact per-day summaries of validated events, cached so trailing windows never rescan raw events.
 
 For each day X the summary holds, per user, the day's event and session counts, spend and first
-purchase time (``user_day.parquet``), and per user the devices, IPs and countries used with their
-event counts (``entities.parquet``). It is a pure function of validated/date=X: the cache records a
+purchase time (``user_day.parquet``), and per user the devices, IPs, countries and payment
+instruments used with their event counts (``entities.parquet``). The payment instrument is the raw
+events' optional ``payment_id`` column: days without it simply have no payment entities. It is a pure function of validated/date=X: the cache records a
 fingerprint of those files (name, size, mtime) and is recomputed when they change, so reading the
 cache is as point-in-time correct and as repeatable as rescanning the events themselves.
 """
@@ -24,7 +25,7 @@ from tasks.parquet_io import parquet_files, staged_directory
 
 log = logging.getLogger(__name__)
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2  # 2: payment entities
 _FINGERPRINT_KEY = b"shopguard.daily_summary"
 USER_DAY_FILE = "user_day.parquet"
 ENTITIES_FILE = "entities.parquet"
@@ -59,16 +60,25 @@ def user_day_query(source_sql: str, day: date) -> str:
         ORDER BY user_id"""
 
 
-def entities_query(source_sql: str, day: date) -> str:
-    # One scan for all three kinds: grouping sets instead of three GROUP BYs.
+def entities_query(source_sql: str, day: date, has_payment_id: bool) -> str:
+    # One scan for all kinds: grouping sets instead of one GROUP BY per kind.
+    payment = "payment_id" if has_payment_id else "NULL::VARCHAR AS payment_id"
     return f"""
         SELECT user_id, {sql_date(day)} AS date,
-               CASE WHEN GROUPING(device_id) = 0 THEN 'device' WHEN GROUPING(ip) = 0 THEN 'ip' ELSE 'country' END AS kind,
-               CASE WHEN GROUPING(device_id) = 0 THEN device_id WHEN GROUPING(ip) = 0 THEN ip ELSE country END AS value,
+               CASE WHEN GROUPING(device_id) = 0 THEN 'device' WHEN GROUPING(ip) = 0 THEN 'ip'
+                    WHEN GROUPING(payment_id) = 0 THEN 'payment' ELSE 'country' END AS kind,
+               CASE WHEN GROUPING(device_id) = 0 THEN device_id WHEN GROUPING(ip) = 0 THEN ip
+                    WHEN GROUPING(payment_id) = 0 THEN payment_id ELSE country END AS value,
                count(*)::DOUBLE AS n_events
-        FROM (SELECT user_id, device_id, ip, country FROM {source_sql})
-        GROUP BY GROUPING SETS ((user_id, device_id), (user_id, ip), (user_id, country))
+        FROM (SELECT user_id, device_id, ip, country, {payment} FROM {source_sql})
+        GROUP BY GROUPING SETS ((user_id, device_id), (user_id, ip), (user_id, country), (user_id, payment_id))
+        -- events without a payment instrument (views, searches...) are no payment entity
+        HAVING GROUPING(payment_id) = 1 OR payment_id IS NOT NULL
         ORDER BY kind, user_id, value"""
+
+
+def has_payment_column(files: list[Path]) -> bool:
+    return any("payment_id" in pq.read_schema(f).names for f in files)
 
 
 def _is_fresh(directory: Path, fingerprint: str) -> bool:
@@ -81,9 +91,12 @@ def _is_fresh(directory: Path, fingerprint: str) -> bool:
 
 def _write_summary(con: duckdb.DuckDBPyConnection, files: list[Path], day: date, directory: Path,
                    fingerprint: str) -> None:
-    source = parquet_source(files)
+    has_payment_id = has_payment_column(files)
+    # By name, so part files with and without the optional column read as one table (nulls filled).
+    source = parquet_source(files, union_by_name=has_payment_id)
     with staged_directory(directory) as tmp:
-        for name, query in ((USER_DAY_FILE, user_day_query(source, day)), (ENTITIES_FILE, entities_query(source, day))):
+        for name, query in ((USER_DAY_FILE, user_day_query(source, day)),
+                            (ENTITIES_FILE, entities_query(source, day, has_payment_id))):
             table = con.sql(query).to_arrow_table()
             table = table.replace_schema_metadata({_FINGERPRINT_KEY: fingerprint.encode()})
             pq.write_table(table, tmp / name, compression="zstd")

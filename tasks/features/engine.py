@@ -7,7 +7,7 @@ table and the whole day runs column-pruned and streaming over Parquet with bound
 - ``users``            the users table
 - ``window_user_day``  per user and day: n_events, n_sessions, spend_sum, first_purchase_ts,
                        for every day of the trailing window up to and including the day
-- ``window_entities``  per user, day, kind (device / ip / country) and value: n_events
+- ``window_entities``  per user, day, kind (device / ip / country / payment) and value: n_events
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ def sql_date(day: date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
-def parquet_source(files: Sequence[Path]) -> str:
+def parquet_source(files: Sequence[Path], union_by_name: bool = False) -> str:
     """A ``read_parquet`` table expression over explicit files (quotes escaped)."""
     quoted = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{quoted}])"
+    return f"read_parquet([{quoted}]{', union_by_name = true' if union_by_name else ''})"
 
 
 def create_view(con: duckdb.DuckDBPyConnection, name: str, source_sql: str) -> None:

@@ -11,7 +11,8 @@ from datetime import date, timedelta
 
 from tasks.features.engine import sql_date
 
-COLUMNS = ("account_age_days", "days_signup_to_first_purchase", "age_band", "segment", "country")
+COLUMNS = ("account_age_days", "days_signup_to_first_purchase", "log_minutes_signup_to_first_purchase", "age_band",
+           "segment", "country")
 
 _DAY_US = 86_400e6
 
@@ -36,6 +37,10 @@ def query(day: date) -> str:
         SELECT user_id,
                coalesce(account_age_days, 0)::DOUBLE AS account_age_days,
                greatest(coalesce(to_purchase_days, account_age_days), 0)::DOUBLE AS days_signup_to_first_purchase,
+               -- minutes on a log scale: a purchase 2 minutes after sign-up must stand out from one
+               -- after 2 days, which the days above (IQR of months) would robust-scale to almost nothing
+               ln(1 + greatest(coalesce(to_purchase_days, account_age_days), 0) * 1440)::DOUBLE
+                   AS log_minutes_signup_to_first_purchase,
                (CASE WHEN birth_year IS NULL THEN 0
                      WHEN {day.year} - birth_year < 25 THEN 1
                      WHEN {day.year} - birth_year < 35 THEN 2

@@ -18,6 +18,10 @@ from models.base import BaseDetector
 
 OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "top_features", "reasons")
 TOP_K_REASONS = 3
+# A feature is named only when it raised the score by at least this share of the row's largest
+# raise: the rest of the top k moved the score by too little to explain it.
+MIN_CONTRIBUTION_SHARE = 0.1
+NO_SINGLE_REASON = "no single feature stands out: many small deviations together"
 
 
 def _format_value(value: float) -> str:
@@ -26,6 +30,33 @@ def _format_value(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e12:
         return str(int(value))
     return f"{value:.3g}"
+
+
+def _reason(name: str, value: float, usual: float) -> str:
+    """``"payment_shared_users 4, above the usual 0"``: the value, its usual value and the direction."""
+    if not math.isfinite(value):
+        return f"{name} missing (usual {_format_value(usual)})"
+    direction = "above" if value > usual else "below"
+    return f"{name} {_format_value(value)}, {direction} the usual {_format_value(usual)}"
+
+
+def explained_rows(names: np.ndarray, contributions: np.ndarray, values: pd.DataFrame,
+                   usual: dict[str, float]) -> tuple[list[str], list[str]]:
+    """Per row: the features that actually raised the score (``;``-joined) and their reasons.
+
+    A feature is kept when its contribution is positive, at least ``MIN_CONTRIBUTION_SHARE`` of
+    the row's largest, and its value differs from the usual one (at the usual value it cannot
+    be what moved the score, whatever a detector's attribution says).
+    """
+    top_features, reasons = [], []
+    for r in range(len(names)):
+        largest = contributions[r].max(initial=0.0)
+        kept = [name for name, contribution in zip(names[r], contributions[r], strict=True)
+                if contribution > 0 and contribution >= MIN_CONTRIBUTION_SHARE * largest
+                and values.at[r, name] != usual[name]]
+        top_features.append(";".join(kept))
+        reasons.append("; ".join(_reason(name, values.at[r, name], usual[name]) for name in kept) or NO_SINGLE_REASON)
+    return top_features, reasons
 
 
 def _feature_frame(detector: BaseDetector, features: pd.DataFrame) -> pd.DataFrame:
@@ -50,14 +81,11 @@ def score_with_reasons(detector: BaseDetector, features: pd.DataFrame, top_k: in
     if flagged.any():
         explained = detector.explain(X[flagged], top_k=top_k)
         usual = dict(zip(detector.feature_names_in_, detector.center_, strict=True))
-        values = X[flagged].reset_index(drop=True)
         k = sum(1 for c in explained.columns if c.startswith("feature_"))
-        names_per_row = explained[[f"feature_{i + 1}" for i in range(k)]].to_numpy()
-        top_features[flagged] = [";".join(row) for row in names_per_row]
-        reasons[flagged] = [
-            "; ".join(f"{name} {_format_value(values.at[r, name])} (usual {_format_value(usual[name])})" for name in row)
-            for r, row in enumerate(names_per_row)
-        ]
+        top_features[flagged], reasons[flagged] = explained_rows(
+            explained[[f"feature_{i + 1}" for i in range(k)]].to_numpy(),
+            explained[[f"contribution_{i + 1}" for i in range(k)]].to_numpy(dtype=np.float64),
+            X[flagged].reset_index(drop=True), usual)
     return pd.DataFrame({
         "anomaly_score": scores.astype(np.float64),
         "is_anomaly": flagged,

@@ -33,7 +33,7 @@ from tasks.validation.suites import (
 )
 
 SUITE_NAME = "features"
-SUITE_VERSION = "1.0.0"
+SUITE_VERSION = "1.1.0"  # 1.1.0: entity features
 ROW_COUNT_TOLERANCE = 0.01  # the table may differ from the active-user count by this share
 ROW_COUNT_CHECK = "expect_table_row_count_to_be_between"
 
@@ -45,6 +45,7 @@ _EXACT_RANGES: dict[str, tuple[float, float]] = {
     "age_band": (0.0, 5.0),
     "account_age_days": (0.0, 36_500.0),
     "days_signup_to_first_purchase": (0.0, 36_500.0),
+    "log_minutes_signup_to_first_purchase": (0.0, 20.0),  # ln(1 + 100 years in minutes) is 17.8
     "gap_share_under_1s": (0.0, 1.0),
     "activity_vs_platform": (0.0, 1e7),
 }

@@ -39,7 +39,7 @@ def _report(results: dict[date, str]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
-@flow(name="backfill")
+@flow(name="backfill", flow_run_name="backfill {start} to {end}")
 def backfill_flow(start: date, end: date, settings: Settings, force: bool = False) -> dict[str, str]:
     """Run each day from ``start`` to ``end`` (inclusive); returns day -> outcome."""
     layout = DataLayout(settings.data_dir)

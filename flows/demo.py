@@ -30,7 +30,7 @@ TRAIN_DAYS = 7
 PROMOTION_OFFSET = 10  # the 11th day: well after training, so drift has something to see
 
 
-@flow(name="shopguard-demo", log_prints=False)
+@flow(name="shopguard-demo", flow_run_name="demo {start}", log_prints=False)
 def demo_flow(settings: Settings, start: date, users: int = 3000, seed: int = 7, trials: int = 6) -> list[dict]:
     days = [start + timedelta(days=i) for i in range(DEMO_DAYS)]
     promotion_day = days[PROMOTION_OFFSET]

@@ -224,8 +224,6 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
 
         daily_flow(day=args.date, settings=settings)
     elif c == "backfill":
-        if args.end < args.start:
-            raise _UsageError(f"--end {args.end} is before --start {args.start}")
         from flows.backfill import backfill_flow
 
         backfill_flow(start=args.start, end=args.end, settings=settings, force=args.force)
@@ -269,6 +267,8 @@ def _preflight(args: argparse.Namespace, settings: Any) -> None:
     """File-system checks (milliseconds, nothing heavy imported); raises before Prefect starts."""
     from flows.preflight import check_files, prepare_demo_root
 
+    if args.command == "backfill" and args.end < args.start:
+        raise _UsageError(f"--end {args.end} is before --start {args.start}")
     if args.command == "demo":
         prepare_demo_root(settings.data_dir, fresh=args.fresh)
     check_files(args.command, settings, _day_of(args))
@@ -280,7 +280,7 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
     if args.command in FLOW_MODULES and not settings.prefect_api_url:
         from infra.ephemeral_prefect import EphemeralPrefect
 
-        server = EphemeralPrefect(settings.prefect_home)
+        server = EphemeralPrefect(Path(os.environ["PREFECT_HOME"]))  # set by apply_environment
         server.start()
         # Stopped at exit like Prefect's own temporary server: Prefect's log and event workers
         # drain in threading's exit hooks, which run before atexit's, so their last lines arrive.

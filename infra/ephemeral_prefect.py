@@ -41,7 +41,10 @@ def _free_port() -> int:
 
 
 class EphemeralPrefect:
-    """Start with :meth:`start` (returns at once), :meth:`wait_ready` before the first flow, :meth:`stop`."""
+    """Start with :meth:`start` (returns at once), :meth:`wait_ready` before the first flow, :meth:`stop`.
+
+    The database is PREFECT_HOME/prefect.db under ``prefect_home``, as for Prefect's own server.
+    """
 
     def __init__(self, prefect_home: Path):
         self.prefect_home = prefect_home
@@ -53,7 +56,7 @@ class EphemeralPrefect:
     def start(self) -> None:
         self.prefect_home.mkdir(parents=True, exist_ok=True)
         project_root = str(Path(__file__).resolve().parent.parent)
-        env = {**os.environ, "PREFECT_UI_ENABLED": "false",
+        env = {**os.environ, "PREFECT_HOME": str(self.prefect_home), "PREFECT_UI_ENABLED": "false",
                "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
         env.pop("PREFECT_API_URL", None)
         with open(self.log_path, "wb") as log_file:

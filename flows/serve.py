@@ -7,7 +7,9 @@ schedule's parameter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -86,7 +88,33 @@ def serve(settings: Settings, run_once: bool = False) -> None:
         _report(["registered deployments:", *summary, f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
     _require_server(settings)
-    from prefect import serve as prefect_serve
+    _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
+             "meanwhile wait as Late until the next `shopguard serve`):", *summary])
+    asyncio.run(_serve_until_stopped(build_deployments(settings)))
+    _report(["stopped serving; deployments and schedules left as they were"])
 
-    _report(["serving deployments (Ctrl-C stops):", *summary])
-    prefect_serve(*build_deployments(settings), print_starting_message=False)
+
+async def _serve_until_stopped(deployments: list[Any]) -> None:
+    """Run a Prefect Runner for ``deployments`` until SIGINT or SIGTERM, then shut it down in order.
+
+    Not ``prefect.serve``: its SIGTERM handler calls the runner's sync ``stop`` from inside the event
+    loop (a never-awaited ``Runner.astop``), and it pauses every schedule on the way out, so a
+    restarted ``serve`` would find its deployments paused.
+    """
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=False)
+    for deployment in deployments:
+        await runner.add_deployment(deployment)
+    running = asyncio.create_task(runner.start())
+    # Runner.start installs its own SIGTERM handler first thing; once it runs, both signals just
+    # cancel the start task, which leaves the runner's context (cancelling its loops) cleanly.
+    while not runner.started and not running.done():
+        await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, running.cancel)
+    try:
+        await running
+    except asyncio.CancelledError:
+        log.info("serve: stop requested; runner shut down")

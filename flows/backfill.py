@@ -13,8 +13,8 @@ import sys
 from datetime import date, timedelta
 
 from prefect import flow
-from tqdm import tqdm
 
+from flows.console import progress
 from flows.daily import daily_flow
 from tasks.errors import ShopguardError, first_line
 from tasks.layout import DataLayout
@@ -45,15 +45,16 @@ def backfill_flow(start: date, end: date, settings: Settings, force: bool = Fals
     layout = DataLayout(settings.data_dir)
     results: dict[date, str] = {}
     failed: list[str] = []
-    for day in tqdm(days_between(start, end), desc="backfill", unit="day"):
-        if not force and day_completed(layout, day):
-            results[day] = "skipped (already completed)"
-            continue
-        try:
-            results[day] = daily_flow(day=day, settings=settings)
-        except ShopguardError as exc:
-            results[day] = f"failed: {first_line(exc)}"
-            failed.append(day.isoformat())
+    with progress(days_between(start, end), desc="backfill") as days:
+        for day in days:
+            if not force and day_completed(layout, day):
+                results[day] = "skipped (already completed)"
+                continue
+            try:
+                results[day] = daily_flow(day=day, settings=settings)
+            except ShopguardError as exc:
+                results[day] = f"failed: {first_line(exc)}"
+                failed.append(day.isoformat())
     _report(results)
     if failed:
         raise ShopguardError(f"backfill: {len(failed)} of {len(results)} days failed ({', '.join(failed)}); "

@@ -10,11 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
 
 NOISY_LIBRARIES = ("alembic", "urllib3", "httpx", "numba", "matplotlib", "PIL", "great_expectations", "mlflow")
 # Prefect's run loggers: "Beginning flow run", "Finished in state Completed()", and on a failure
 # the same traceback twice before the command's own one-line error.
 PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+T = TypeVar("T")
 
 
 
@@ -38,3 +42,13 @@ def configure_logging(level: str, verbose: bool) -> None:
             handler.addFilter(QuietConsole())
     if not sys.stderr.isatty():
         os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_<param> as its defaults
+
+
+@contextmanager
+def progress(items: Sequence[T], desc: str, unit: str = "day") -> Iterator[Iterator[T]]:
+    """A bar over ``items`` on a terminal (log lines print above it), plain iteration otherwise."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    with logging_redirect_tqdm(), tqdm(items, desc=desc, unit=unit, disable=None) as bar:
+        yield iter(bar)

@@ -1,6 +1,8 @@
 """The ``shopguard`` command line: one entry point, lazy imports so ``--help`` stays fast.
 
-Every command reads the settings once, points MLflow and Prefect at them, then calls one flow.
+Every command reads the settings once, checks what the file system can answer (data root, the
+day's partition, a champion store) before anything heavy is imported, points MLflow and Prefect at
+the data root, starts a private Prefect API while the flow's modules import, then calls one flow.
 Failures end with a single line on stderr and a non-zero exit; ``--verbose`` adds the traceback.
 """
 

@@ -85,7 +85,9 @@ def serve(settings: Settings, run_once: bool = False) -> None:
     summary = [f"  {s.full_name:<34} cron '{s.cron}' ({s.timezone})" for s in specs]
     if run_once:
         register_deployments(settings)
-        _report(["registered deployments:", *summary, f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
+        _report(["registered deployments (registered only: nothing runs them until `shopguard serve` "
+                 "without --run-once, or a worker, does):", *summary,
+                 f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
     _require_server(settings)
     _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "

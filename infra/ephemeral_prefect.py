@@ -16,14 +16,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
-STARTUP_TIMEOUT_S = 90.0
+from infra.servers import HOST, STARTUP_TIMEOUT_S, wait_healthy
+
 STOP_TIMEOUT_S = 5.0
 
 
@@ -67,18 +64,9 @@ class EphemeralPrefect:
 
     def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         """Block until /health answers; RuntimeError naming the log if the server dies or stalls."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._process is None or self._process.poll() is not None:
-                raise RuntimeError(f"the temporary Prefect server exited early; see {self.log_path}")
-            try:
-                with urllib.request.urlopen(f"{self.api_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"the temporary Prefect server did not answer within {timeout_s:.0f} s; see {self.log_path}")
+        if not wait_healthy(f"{self.api_url}/health", timeout_s, self._process, poll_s=0.1):
+            raise RuntimeError(f"the temporary Prefect server did not start within {timeout_s:.0f} s "
+                               f"(exit code {self._process.poll() if self._process else None}); see {self.log_path}")
 
     def stop(self) -> None:
         if self._process is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -40,6 +41,11 @@ def configure_logging(level: str, verbose: bool) -> None:
     if not verbose:
         for handler in logging.getLogger().handlers:
             handler.addFilter(QuietConsole())
+        # MLflow gives its loggers their own handler and level at import (system-metrics start/stop
+        # lines per run); it reads this variable for that level.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        # Optuna warns on every sweep that an argument the sweep passes on purpose is experimental.
+        warnings.filterwarnings("ignore", message=r".*is an experimental feature", module=r"optuna\.")
     if not sys.stderr.isatty():
         os.environ.setdefault("TQDM_DISABLE", "1")  # tqdm reads TQDM_<param> as its defaults
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,19 @@ def _settings_for(data_dir: str | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-@flow(name=DAILY_FLOW_NAME)
+def _scheduled_run_name(stage: str, day_parameter: str, suffix: str = "") -> Callable[[], str]:
+    """Run names like the CLI's (``daily 2026-01-11``), with the default day filled in."""
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        parameters = flow_run.parameters
+        extra = f" ({parameters.get(suffix, 'schedule')})" if suffix else ""
+        return f"{stage} {parameters.get(day_parameter) or yesterday_utc()}{extra}"
+
+    return name
+
+
+@flow(name=DAILY_FLOW_NAME, flow_run_name=_scheduled_run_name("daily", "day"))
 def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -> str:
     """The daily flow for ``day`` (default: yesterday in UTC)."""
     from flows.daily import daily_flow
@@ -39,7 +52,7 @@ def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -
     return daily_flow(day=day or yesterday_utc(), settings=_settings_for(data_dir))
 
 
-@flow(name=RETRAIN_FLOW_NAME)
+@flow(name=RETRAIN_FLOW_NAME, flow_run_name=_scheduled_run_name("train", "end", suffix="trigger"))
 def scheduled_retrain_flow(end: date | None = None, trigger: str = "schedule", data_dir: str | None = None) -> Any:
     """A retrain on the window ending ``end`` (default: yesterday in UTC)."""
     from flows.train import train_flow

@@ -1,4 +1,4 @@
-"""Stopping `shopguard serve`: a clean exit that leaves the deployments' schedules on.
+"""`shopguard serve`: scheduled runs named like the CLI's; stopping is a clean exit that leaves schedules on.
 
 A real `prefect server` on loopback (started by the test) and the real CLI in a subprocess.
 """
@@ -17,8 +17,6 @@ from test_schedules import free_port
 from infra.deployments import DAILY_DEPLOYMENT, RETRAIN_DEPLOYMENT
 from infra.servers import prefect_server, start, stop
 
-pytestmark = pytest.mark.slow
-
 
 def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float = 120) -> list[str]:
     lines: list[str] = []
@@ -33,6 +31,7 @@ def _wait_for_line(process: subprocess.Popen, text: str, timeout_s: float = 120)
     raise AssertionError(f"no {text!r} from serve: {lines}")
 
 
+@pytest.mark.slow
 def test_sigterm_stops_serve_cleanly_and_leaves_schedules_on(tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -70,3 +69,17 @@ def test_sigterm_stops_serve_cleanly_and_leaves_schedules_on(tmp_path):
             serving.kill()
             serving.wait()
         stop("prefect", data_dir)
+
+
+def test_scheduled_runs_are_named_by_stage_and_day(prefect_harness):
+    from prefect import flow
+    from prefect.runtime import flow_run
+
+    from flows.serve import _scheduled_run_name, yesterday_utc
+
+    @flow(flow_run_name=_scheduled_run_name("train", "end", suffix="trigger"))
+    def retrain_like(end: str | None = None, trigger: str = "schedule") -> str:
+        return flow_run.name
+
+    assert retrain_like(end="2026-01-11", trigger="drift") == "train 2026-01-11 (drift)"
+    assert retrain_like() == f"train {yesterday_utc()} (schedule)"  # the default day, as the flow uses it

@@ -54,8 +54,8 @@ def prepare_demo_root(root: Path, fresh: bool) -> None:
     marker = root / DEMO_MARKER
     if root.is_dir() and any(root.iterdir()):
         if not marker.is_file():
-            raise DataRootError(f"data root {root} is not empty and was not made by `shopguard demo`: "
-                                "pass an empty or new --data-dir")
+            raise DataRootError(f"data root {root} is not empty and was not made by `shopguard demo` "
+                                f"(no {DEMO_MARKER} marker): pass an empty or new --data-dir, or remove it yourself")
         if not fresh:
             raise DataRootError(f"data root {root} holds an earlier demo run; add --fresh to remove it and "
                                 "start clean (make demo does), or pass another --data-dir")

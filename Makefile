@@ -10,10 +10,15 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring bench-cli mlflow-ui up down clean
 
 help: ## Show this help
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "targets:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST) \
+	  | sed -e 's|$$(MLFLOW_PORT)|$(MLFLOW_PORT)|g' -e 's|$$(PREFECT_PORT)|$(PREFECT_PORT)|g' -e 's|$$(DATA_DIR)|$(DATA_DIR)|g'
+	@echo "variables (override as make VAR=value):"
+	@printf "  %-16s %s\n" DATA_DIR "$(DATA_DIR)" MLFLOW_PORT "$(MLFLOW_PORT)" PREFECT_PORT "$(PREFECT_PORT)" \
+	  PYTHON "$(PYTHON)" VENV "$(VENV)"
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing shopguard (a few minutes on a fresh machine)"
@@ -24,8 +29,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## Create .venv and install shopguard with its dev tools
 
-demo: setup ## Run the whole life cycle on a synthetic world (about 5 minutes)
-	$(BIN)/shopguard --data-dir $(DATA_DIR) demo
+demo: setup ## Run the whole life cycle on a synthetic world in $(DATA_DIR), replacing an earlier demo's (about 3 minutes)
+	$(BIN)/shopguard --data-dir $(DATA_DIR) demo --fresh
 
 browser-deps: ## Install headless Chromium + chromedriver (Debian) for the MLflow UI test
 	@if ! command -v chromedriver >/dev/null 2>&1; then \
@@ -63,15 +68,18 @@ bench-train: setup ## Benchmark: a 6-trial retrain (sweep, registration, gate) o
 bench-scoring: setup ## Benchmark: score, explain and drift-report 50k user-days
 	$(BIN)/python -m benchmarks.bench_scoring
 
+bench-cli: setup ## Benchmark: fixed cost of one command (validate, features) on a small day
+	$(BIN)/python -m benchmarks.bench_cli
+
 mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over the data root's store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \
 	  --default-artifact-root $(abspath $(DATA_DIR))/mlflow/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-up: setup ## Start Prefect and MLflow servers on 127.0.0.1 in the background
+up: setup ## Start Prefect (port $(PREFECT_PORT)) and MLflow (port $(MLFLOW_PORT)) on 127.0.0.1 in the background
 	$(BIN)/python -m infra.servers up --data-dir $(DATA_DIR) --prefect-port $(PREFECT_PORT) --mlflow-port $(MLFLOW_PORT)
 
 down: ## Stop the servers started by `make up`
 	$(BIN)/python -m infra.servers down --data-dir $(DATA_DIR)
 
-clean: ## Remove the data root (generated data, runs, reports)
+clean: ## Remove the data root $(DATA_DIR) (generated data, runs, reports)
 	rm -rf $(DATA_DIR)

@@ -15,8 +15,8 @@ import sys
 from datetime import date, timedelta
 
 from prefect import flow
-from tqdm import tqdm
 
+from flows.console import progress
 from flows.daily import daily_flow
 from flows.features import features_flow
 from flows.validate import validate_flow
@@ -59,27 +59,28 @@ def _fail_if_any(command: str, results: dict[date, str], failed: list[str]) -> N
                              "see reports/index.html")
 
 
-@flow(name="backfill")
+@flow(name="backfill", flow_run_name="backfill {start} to {end}")
 def backfill_flow(start: date, end: date, settings: Settings, force: bool = False) -> dict[str, str]:
     """Run each day from ``start`` to ``end`` (inclusive); returns day -> outcome."""
     layout = DataLayout(settings.data_dir)
     results: dict[date, str] = {}
     failed: list[str] = []
-    for day in tqdm(days_between(start, end), desc="backfill", unit="day"):
-        if not force and day_completed(layout, day):
-            results[day] = "skipped (already completed)"
-            continue
-        try:
-            results[day] = daily_flow(day=day, settings=settings)
-        except ShopguardError as exc:
-            results[day] = f"failed: {first_line(exc)}"
-            failed.append(day.isoformat())
+    with progress(days_between(start, end), desc="backfill") as days:
+        for day in days:
+            if not force and day_completed(layout, day):
+                results[day] = "skipped (already completed)"
+                continue
+            try:
+                results[day] = daily_flow(day=day, settings=settings)
+            except ShopguardError as exc:
+                results[day] = f"failed: {first_line(exc)}"
+                failed.append(day.isoformat())
     _report("backfill", results)
     _fail_if_any("backfill", results, failed)
     return {d.isoformat(): outcome for d, outcome in results.items()}
 
 
-@flow(name="prepare")
+@flow(name="prepare", flow_run_name="prepare {start} to {end}")
 def prepare_flow(start: date, end: date, settings: Settings, force: bool = False) -> dict[str, str]:
     """Validate and build features for each day from ``start`` to ``end`` (inclusive), in order.
 
@@ -91,19 +92,20 @@ def prepare_flow(start: date, end: date, settings: Settings, force: bool = False
     results: dict[date, str] = {}
     failed: list[str] = []
     rebuilding = force
-    for day in tqdm(days_between(start, end), desc="prepare", unit="day"):
-        if not rebuilding and features_current(layout, day, window):
-            results[day] = "skipped (features current)"
-            continue
-        rebuilding = True
-        try:
-            summary = validate_flow(day=day, settings=settings)
-            built = features_flow(day=day, settings=settings)
-            results[day] = (f"OK ({summary.rows_validated} events validated, {summary.rows_quarantined} quarantined, "
-                            f"{built.rows} user rows)")
-        except ShopguardError as exc:
-            results[day] = f"failed: {first_line(exc)}"
-            failed.append(day.isoformat())
+    with progress(days_between(start, end), desc="prepare") as days:
+        for day in days:
+            if not rebuilding and features_current(layout, day, window):
+                results[day] = "skipped (features current)"
+                continue
+            rebuilding = True
+            try:
+                summary = validate_flow(day=day, settings=settings)
+                built = features_flow(day=day, settings=settings)
+                results[day] = (f"OK ({summary.rows_validated} events validated, {summary.rows_quarantined} quarantined, "
+                                f"{built.rows} user rows)")
+            except ShopguardError as exc:
+                results[day] = f"failed: {first_line(exc)}"
+                failed.append(day.isoformat())
     _report("prepare", results)
     _fail_if_any("prepare", results, failed)
     return {d.isoformat(): outcome for d, outcome in results.items()}

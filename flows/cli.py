@@ -1,17 +1,25 @@
 """The ``shopguard`` command line: one entry point, lazy imports so ``--help`` stays fast.
 
-Every command reads the settings once, points MLflow and Prefect at them, then calls one flow.
+Every command reads the settings once, checks what the file system can answer (data root, the
+day's partition, a champion store) before anything heavy is imported, points MLflow and Prefect at
+the data root, starts a private Prefect API while the flow's modules import, then calls one flow.
 Failures end with a single line on stderr and a non-zero exit; ``--verbose`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import importlib
 import logging
+import os
+import re
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+from flows.console import configure_logging
 
 log = logging.getLogger("shopguard")
 
@@ -31,28 +39,55 @@ SHOPGUARD_DATA_DIR (default ./data).
 """
 
 
+MAX_ERROR_CHARS = 300
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line naming the problem (exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        # one line, printable whatever bytes the argument held (undecodable ones arrive as surrogates)
+        line = " ".join(message.split()).encode("ascii", "backslashreplace").decode("ascii")
+        if len(line) > MAX_ERROR_CHARS:
+            line = line[:MAX_ERROR_CHARS] + "..."
+        self.exit(2, f"{self.prog}: error: {line} (see --help)\n")
+
+
+# Strictly YYYY-MM-DD in ASCII digits: date.fromisoformat also takes 20260301 and 2026-W10-1, and
+# a date ends up in partition paths (date=...), so nothing else gets through.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+SHOWN_CHARS = 40
+
+
+def shown(text: str) -> str:
+    """An argument as it appears in an error: quoted, escaped (non-UTF-8 bytes too), cut short."""
+    quoted = ascii(text)
+    return quoted if len(quoted) <= SHOWN_CHARS else f"{quoted[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
 def iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {text!r}") from None
+    if ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): {shown(text)}") from None
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not WHOLE_NUMBER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a whole number: {shown(text)}")
+    value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
     return value
+
+
+def add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--data-dir", type=Path, default=default, help="data root (overrides SHOPGUARD_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if default is None else default,
+                        help="debug logging and full tracebacks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,13 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data-dir", type=Path, help="data root (overrides SHOPGUARD_DATA_DIR)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and full tracebacks")
+    add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
+    # The same options after the subcommand (`shopguard validate --date D --data-dir X`); SUPPRESS
+    # keeps a subcommand that does not repeat them from resetting what came before it.
+    global_after = OneLineParser(add_help=False)
+    add_global_options(global_after, default=argparse.SUPPRESS)
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_)
+        return sub.add_parser(name, help=help_, description=help_, parents=[global_after])
 
     p = cmd("generate", "Write a synthetic e-commerce world (users, daily events, labels) under data/raw.")
     p.add_argument("--start", type=iso_date, required=True, help="first day (YYYY-MM-DD)")
@@ -121,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only validate and build features (the training days of a new data root, before any champion)")
 
     p = cmd("serve", "Register the scheduled deployments (daily scoring, retrain) and run them.")
-    p.add_argument("--run-once", action="store_true", help="register the deployments and exit")
+    p.add_argument("--run-once", action="store_true",
+                   help="only register (create or update) the deployments on the Prefect server and exit; "
+                        "runs nothing (a worker or `shopguard serve` without it runs them)")
 
     p = cmd("benchmark", "Compare detectors on a labelled table (.npz, .csv or .parquet).")
     p.add_argument("--data", type=Path, required=True, help="labelled table: .npz (X, y), .csv or .parquet")
@@ -129,11 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detectors", help="comma-separated detector names (default: all)")
     p.add_argument("--out", type=Path, help="write results as JSON here")
 
-    p = cmd("demo", "Generate 14 days, train on the first 7, run each later day, print a summary.")
+    p = cmd("demo", "Generate 14 days, train on the first 7, run each later day, print a summary "
+                    "(about 3 minutes on 2 cores).")
     p.add_argument("--start", type=iso_date, default=date(2026, 1, 1), help="first day of the world")
     p.add_argument("--users", type=positive_int, default=3000, help="number of users (default 3000)")
     p.add_argument("--seed", type=int, default=7, help="random seed")
     p.add_argument("--trials", type=positive_int, default=6, help="Optuna trials for the first training")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete an earlier demo's data root first (only a folder an earlier demo made)")
     return parser
 
 
@@ -147,13 +190,6 @@ def _settings(args: argparse.Namespace) -> Any:
     if args.verbose:
         settings.log_level = "DEBUG"
     return settings
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("alembic", "urllib3", "httpx", "numba", "matplotlib", "PIL", "great_expectations"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def dispatch(args: argparse.Namespace, settings: Any) -> int:
@@ -205,8 +241,6 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
 
         daily_flow(day=args.date, settings=settings)
     elif c == "backfill":
-        if args.end < args.start:
-            raise _UsageError(f"--end {args.end} is before --start {args.start}")
         from flows.backfill import backfill_flow, prepare_flow
 
         range_flow = prepare_flow if args.prepare else backfill_flow
@@ -236,6 +270,51 @@ class _UsageError(Exception):
     """A usage mistake only found after parsing (e.g. --end before --start): exit 2 like argparse."""
 
 
+# Commands that run Prefect flows -> the module dispatch calls (the rest are plain functions or
+# need a real server). Imported while the private Prefect API boots, so the two overlap.
+FLOW_MODULES = {"generate": "flows.generate", "validate": "flows.validate", "features": "flows.features",
+                "train": "flows.train", "score": "flows.daily", "monitor": "flows.daily", "daily": "flows.daily",
+                "backfill": "flows.backfill", "demo": "flows.demo"}
+
+
+def _day_of(args: argparse.Namespace) -> date | None:
+    return getattr(args, "date", None)
+
+
+def _preflight(args: argparse.Namespace, settings: Any) -> None:
+    """File-system checks (milliseconds, nothing heavy imported); raises before Prefect starts."""
+    from flows.preflight import check_files, prepare_demo_root
+
+    if args.command == "backfill" and args.end < args.start:
+        raise _UsageError(f"--end {args.end} is before --start {args.start}")
+    if args.command == "demo":
+        prepare_demo_root(settings.data_dir, fresh=args.fresh)
+    check_files(args.command, settings, _day_of(args))
+
+
+def _run(args: argparse.Namespace, settings: Any) -> int:
+    """Start a private Prefect API early (it boots while the flows import), check the champion, run."""
+    server = None
+    if args.command in FLOW_MODULES and not settings.prefect_api_url:
+        from infra.ephemeral_prefect import EphemeralPrefect
+
+        server = EphemeralPrefect(Path(os.environ["PREFECT_HOME"]))  # set by apply_environment
+        server.start()
+        # Stopped at exit like Prefect's own temporary server: Prefect's log and event workers
+        # drain in threading's exit hooks, which run before atexit's, so their last lines arrive.
+        atexit.register(server.stop)
+        os.environ["PREFECT_API_URL"] = server.api_url  # before prefect is first imported
+    from flows.preflight import NEEDS_CHAMPION, check_champion
+
+    if args.command in NEEDS_CHAMPION:
+        check_champion(settings)
+    if args.command in FLOW_MODULES:
+        importlib.import_module(FLOW_MODULES[args.command])
+    if server is not None:
+        server.wait_ready()
+    return dispatch(args, settings)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -246,17 +325,18 @@ def main(argv: list[str] | None = None) -> int:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()) if errors else str(exc)
         print(f"shopguard: error: invalid settings: {detail}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
-    settings.apply_environment()
+    configure_logging(settings.log_level, verbose=args.verbose)
     try:
-        return dispatch(args, settings)
+        _preflight(args, settings)  # before apply_environment, which creates the data root
+        settings.apply_environment()
+        return _run(args, settings)
     except _UsageError as exc:
         parser.exit(2, f"shopguard: error: {exc} (see --help)\n")
     except KeyboardInterrupt:
         print("shopguard: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        from tasks.errors import ShopguardError, first_line
+        from tasks.errors import DataRootError, ShopguardError, first_line
 
         if args.verbose:
             log.exception("command failed")
@@ -264,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, ShopguardError):
             reason = f"{type(exc).__name__}: {reason}"
         print(f"shopguard: error: {reason}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, DataRootError) else 1
     return 0
 
 

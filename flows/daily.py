@@ -49,7 +49,7 @@ class MonitorResult:
     decision: RetrainDecision
 
 
-@flow(name="score-day")
+@flow(name="score-day", flow_run_name="score {day}")
 def score_flow(day: date, settings: Settings) -> dict:
     """Score the day's user-days with the champion; write scores/date=D and alerts/date=D."""
     layout = DataLayout(settings.data_dir)
@@ -68,7 +68,7 @@ def score_flow(day: date, settings: Settings) -> dict:
     return summary.model_dump(mode="json")
 
 
-@flow(name="monitor-day")
+@flow(name="monitor-day", flow_run_name="monitor {day}")
 def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     """Drift report against the champion's reference, the retrain rule's decision, the on-call page."""
     layout = DataLayout(settings.data_dir)
@@ -140,7 +140,7 @@ def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -
     update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc)})
 
 
-@flow(name="daily")
+@flow(name="daily", flow_run_name="daily {day}")
 def daily_flow(day: date, settings: Settings) -> str:
     """The whole day; returns its on-call status (OK, drift, retrained). Failures raise one line."""
     from flows.features import features_flow

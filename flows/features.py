@@ -20,7 +20,7 @@ from tasks.settings import Settings
 log = logging.getLogger(__name__)
 
 
-@flow(name="shopguard-features", log_prints=False)
+@flow(name="shopguard-features", flow_run_name="features {day}", log_prints=False)
 def features_flow(day: date, settings: Settings, window_days: int | None = None) -> FeaturesResult:
     """Build features/date=D from validated events of the trailing window and the users table.
 

@@ -38,7 +38,7 @@ def generate_day_task(layout: DataLayout, population: Population, day: date) -> 
     return generate_day(layout, population, day)
 
 
-@flow(name="generate")
+@flow(name="generate", flow_run_name="generate {start} ({days} days)")
 def generate_flow(settings: Settings, start: date, days: int = 14, users: int = 5000, seed: int = 7,
                   promotion_day: date | None = None, anomaly_share: float = 0.02,
                   events_per_day: int | None = None) -> GenerationSummary:

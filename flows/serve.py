@@ -7,8 +7,11 @@ schedule's parameter.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -29,7 +32,19 @@ def _settings_for(data_dir: str | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir else Settings()
 
 
-@flow(name=DAILY_FLOW_NAME)
+def _scheduled_run_name(stage: str, day_parameter: str, suffix: str = "") -> Callable[[], str]:
+    """Run names like the CLI's (``daily 2026-01-11``), with the default day filled in."""
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        parameters = flow_run.parameters
+        extra = f" ({parameters.get(suffix, 'schedule')})" if suffix else ""
+        return f"{stage} {parameters.get(day_parameter) or yesterday_utc()}{extra}"
+
+    return name
+
+
+@flow(name=DAILY_FLOW_NAME, flow_run_name=_scheduled_run_name("daily", "day"))
 def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -> str:
     """The daily flow for ``day`` (default: yesterday in UTC)."""
     from flows.daily import daily_flow
@@ -37,7 +52,7 @@ def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -
     return daily_flow(day=day or yesterday_utc(), settings=_settings_for(data_dir))
 
 
-@flow(name=RETRAIN_FLOW_NAME)
+@flow(name=RETRAIN_FLOW_NAME, flow_run_name=_scheduled_run_name("train", "end", suffix="trigger"))
 def scheduled_retrain_flow(end: date | None = None, trigger: str = "schedule", data_dir: str | None = None) -> Any:
     """A retrain on the window ending ``end`` (default: yesterday in UTC)."""
     from flows.train import train_flow
@@ -83,10 +98,38 @@ def serve(settings: Settings, run_once: bool = False) -> None:
     summary = [f"  {s.full_name:<34} cron '{s.cron}' ({s.timezone})" for s in specs]
     if run_once:
         register_deployments(settings)
-        _report(["registered deployments:", *summary, f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
+        _report(["registered deployments (registered only: nothing runs them until `shopguard serve` "
+                 "without --run-once, or a worker, does):", *summary,
+                 f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
     _require_server(settings)
-    from prefect import serve as prefect_serve
+    _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
+             "meanwhile wait as Late until the next `shopguard serve`):", *summary])
+    asyncio.run(_serve_until_stopped(build_deployments(settings)))
+    _report(["stopped serving; deployments and schedules left as they were"])
 
-    _report(["serving deployments (Ctrl-C stops):", *summary])
-    prefect_serve(*build_deployments(settings), print_starting_message=False)
+
+async def _serve_until_stopped(deployments: list[Any]) -> None:
+    """Run a Prefect Runner for ``deployments`` until SIGINT or SIGTERM, then shut it down in order.
+
+    Not ``prefect.serve``: its SIGTERM handler calls the runner's sync ``stop`` from inside the event
+    loop (a never-awaited ``Runner.astop``), and it pauses every schedule on the way out, so a
+    restarted ``serve`` would find its deployments paused.
+    """
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=False)
+    for deployment in deployments:
+        await runner.add_deployment(deployment)
+    running = asyncio.create_task(runner.start())
+    # Runner.start installs its own SIGTERM handler first thing; once it runs, both signals just
+    # cancel the start task, which leaves the runner's context (cancelling its loops) cleanly.
+    while not runner.started and not running.done():
+        await asyncio.sleep(0.05)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, running.cancel)
+    try:
+        await running
+    except asyncio.CancelledError:
+        log.info("serve: stop requested; runner shut down")

@@ -53,7 +53,7 @@ class TrainResult(BaseModel):
     data_window: str
 
 
-@flow(name="train", flow_run_name="train-{end}-{trigger}", log_prints=False)
+@flow(name="train", flow_run_name="train {end} ({trigger})", log_prints=False)
 def train_flow(end: date, settings: Settings, window_days: int | None = None, trials: int | None = None,
                trigger: Trigger = "manual") -> TrainResult:
     """One retrain under the retrain guard: no other retrain or promotion moves the aliases meanwhile."""

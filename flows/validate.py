@@ -17,7 +17,7 @@ from tasks.validation.steps import (
 from tasks.validation.summary import ValidationSummary
 
 
-@flow(name="validate", flow_run_name="validate-{day}")
+@flow(name="validate", flow_run_name="validate {day}")
 def validate_flow(day: date, settings: Settings) -> ValidationSummary:
     """Validate ``day``; raise ValidationStopped (after recording it) when the day is stopped."""
     layout = DataLayout(settings.data_dir)

@@ -96,8 +96,9 @@ def running_pid(data_dir: Path, name: str) -> int | None:
     return pid if _alive(pid) else None
 
 
-def wait_healthy(url: str, timeout_s: float = STARTUP_TIMEOUT_S, process: subprocess.Popen | None = None) -> bool:
-    """Poll ``url`` until it answers 200, the process exits, or the timeout passes."""
+def wait_healthy(url: str, timeout_s: float = STARTUP_TIMEOUT_S, process: subprocess.Popen | None = None,
+                 poll_s: float = 0.5) -> bool:
+    """Poll ``url`` every ``poll_s`` until it answers 200, the process exits, or the timeout passes."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -108,7 +109,7 @@ def wait_healthy(url: str, timeout_s: float = STARTUP_TIMEOUT_S, process: subpro
                     return True
         except (urllib.error.URLError, OSError):
             pass
-        time.sleep(0.5)
+        time.sleep(poll_s)
     return False
 
 

@@ -9,6 +9,10 @@ class DataMissingError(ShopguardError):
     """Expected input (a partition, a model, a table) does not exist."""
 
 
+class DataRootError(ShopguardError):
+    """The data root named by --data-dir / SHOPGUARD_DATA_DIR cannot be used: a usage error (exit 2)."""
+
+
 class ValidationStopped(ShopguardError):
     """A batch-level expectation failed: the day is stopped and nothing downstream runs."""
 

@@ -130,6 +130,9 @@ class Settings(BaseSettings):
         if self.log_level.upper() != "DEBUG":
             # One "Finished in state Completed()" per task buries the lines people read.
             os.environ.setdefault("PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL", "WARNING")
+        # shopguard's own log lines reach the Prefect UI beside Prefect's; outside a run they stay local
+        os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "tasks,flows,models")
+        os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
         os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
         if self.prefect_api_url:

@@ -54,7 +54,9 @@ def window_days_for(day: date, window_days: int) -> list[date]:
 
 def _summaries(con, layout: DataLayout, days: Sequence[date]) -> list[DaySummary]:
     summaries = []
-    for window_day in tqdm(days, desc="daily summaries", unit="day", leave=False, disable=len(days) < 8):
+    # disable=None: no bar unless stderr is a terminal
+    for window_day in tqdm(days, desc="daily summaries", unit="day", leave=False,
+                           disable=True if len(days) < 8 else None):
         summary = ensure_day_summary(con, layout, window_day)
         if summary is not None:
             summaries.append(summary)

@@ -12,7 +12,9 @@ Runs land in the same database (PREFECT_HOME inside the data root) either way.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,20 @@ from typing import Any
 from infra.servers import HOST, STARTUP_TIMEOUT_S, wait_healthy
 
 STOP_TIMEOUT_S = 5.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: the kernel sends SIGTERM when the command dies, even by kill -9.
+
+    Without it a killed command leaves its private server running forever. The standard library
+    has no wrapper for prctl, hence ctypes; on a system without prctl the server is stopped by
+    :meth:`EphemeralPrefect.stop` only.
+    """
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def create_ephemeral_app() -> Any:
@@ -60,7 +76,8 @@ class EphemeralPrefect:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", "infra.ephemeral_prefect:create_ephemeral_app",
                  "--host", HOST, "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+                stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                preexec_fn=_die_with_parent)
 
     def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
         """Block until /health answers; RuntimeError naming the log if the server dies or stalls."""

@@ -18,7 +18,11 @@ from tasks.validation.frames import to_validation_frame
 from tasks.validation.gx_project import open_project, run_suite
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
 from tasks.validation.outputs import split_rows, write_split
-from tasks.validation.reading import read_file_checked, read_partition_checked
+from tasks.validation.reading import (
+    read_file_checked,
+    read_partition_checked,
+    with_optional_columns,
+)
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
 from tasks.validation.volume import VolumeBand, trailing_day_counts, volume_band
@@ -42,7 +46,7 @@ def validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> V
                            limits.volume_low_ratio, limits.volume_high_ratio)
         summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
         spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
-        frame = to_validation_frame(table)
+        frame = to_validation_frame(with_optional_columns(table, spec))  # the split keeps the rows as they came
         run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)

@@ -195,6 +195,7 @@ def test_small_events_per_day_thins_traffic(tmp_path):
     ({"promotion_day": START - timedelta(days=1)}, "promotion_day"),
     ({"anomaly_share": 0.9}, "anomaly_share"),
     ({"days": 0}, "days"),
+    ({"difficulty": "brutal"}, "difficulty"),
 ])
 def test_bad_options_give_one_line_errors(values, named):
     with pytest.raises(InvalidWorldConfig) as caught:
@@ -215,3 +216,19 @@ def test_generate_flow_runs_on_prefect(prefect_harness, settings):
     with pytest.raises(InvalidWorldConfig, match="anomaly_share"):
         generate_flow(settings=settings, start=START, days=1, users=300, seed=4, promotion_day=None,
                       anomaly_share=2.0, events_per_day=None)
+
+
+def test_generated_day_validates_with_or_without_the_optional_payment_id(tmp_path):
+    from tasks.settings import ValidationSettings
+    from tasks.validation.day import validate_day
+
+    layout = DataLayout(tmp_path / "data")
+    generate_world(layout, WorldConfig(start=START, days=1, users=400, seed=8))
+    with_payments = validate_day(layout, START, ValidationSettings())
+    assert not with_payments.stopped and with_payments.rows_quarantined == 0, with_payments.reason
+    assert read_partition(layout.validated(START)).payment_id.notna().any()
+
+    for part in parquet_files(layout.raw_events(START)):  # an export from before the column existed
+        pq.write_table(pq.read_table(part).drop_columns(["payment_id"]), part)
+    without = validate_day(layout, START, ValidationSettings())
+    assert not without.stopped and without.rows_validated == with_payments.rows_validated, without.reason

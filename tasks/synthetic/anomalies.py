@@ -101,6 +101,19 @@ class _Actors:
         return lambda rng, sessions: targets[sessions, rng.integers(0, targets.shape[1], size=len(sessions))]
 
 
+def _payment_attempts(a: _Actors, views: np.ndarray, failed: np.ndarray, p_success: float) -> np.ndarray:
+    """Counts of a card tester's session: a look, one cart, ``failed`` declined payments, maybe one that works."""
+    c = a.counts()
+    c[:, LOGIN] = 1
+    c[:, VIEW] = views
+    c[:, CART] = 1
+    c[:, FAILED] = failed
+    success = a.rng.random(a.n) < p_success
+    c[:, CHECKOUT] = c[:, FAILED] + success
+    c[:, PURCHASE] = success
+    return c
+
+
 def scraper_bot(a: _Actors) -> SessionGroup:
     """Crawls the catalogue at night: hundreds of views, metronome-regular, mostly from data centres."""
     rng, c = a.rng, a.counts()
@@ -119,14 +132,8 @@ def scraper_bot(a: _Actors) -> SessionGroup:
 
 def card_testing(a: _Actors) -> SessionGroup:
     """Tries stolen cards on tiny orders: bursts of failed payments, fresh device every session."""
-    rng, c = a.rng, a.counts()
-    c[:, LOGIN] = 1
-    c[:, VIEW] = rng.integers(1, 3, size=a.n)
-    c[:, CART] = 1
-    c[:, FAILED] = rng.integers(2, 7, size=a.n)
-    success = rng.random(a.n) < 0.15
-    c[:, CHECKOUT] = c[:, FAILED] + success
-    c[:, PURCHASE] = success
+    rng = a.rng
+    c = _payment_attempts(a, views=rng.integers(1, 3, size=a.n), failed=rng.integers(2, 7, size=a.n), p_success=0.15)
     plan = a.plan(c, a.local_starts(FLAT_HOURS), 3.0, device=rng.integers(10**11, 10**12, size=a.n),
                   ip=random_ips(rng, a.n, RESIDENTIAL_FIRST_OCTETS), country=a.population.country[a.user],
                   payment=rng.integers(10**12, 10**13, size=a.n))
@@ -161,15 +168,22 @@ def click_fraud(a: _Actors) -> SessionGroup:
     return SessionGroup(plan, a.from_targets(), gap_sigma=0.6)
 
 
-def fake_reviews(a: _Actors) -> SessionGroup:
-    """Brushing: a ring buys its own tiny-priced listings and reviews them the same day."""
-    rng, c = a.rng, a.counts()
+def _bought_and_reviewed(a: _Actors, views: np.ndarray, reviews: np.ndarray) -> np.ndarray:
+    """Counts of a brushing session: a look, one item bought, and ``reviews`` reviews."""
+    c = a.counts()
     c[:, LOGIN] = 1
-    c[:, VIEW] = rng.integers(1, 3, size=a.n)
+    c[:, VIEW] = views
     c[:, CART] = 1
     c[:, CHECKOUT] = 1
     c[:, PURCHASE] = 1
-    c[:, REVIEW] = 1
+    c[:, REVIEW] = reviews
+    return c
+
+
+def fake_reviews(a: _Actors) -> SessionGroup:
+    """Brushing: a ring buys its own tiny-priced listings and reviews them the same day."""
+    rng = a.rng
+    c = _bought_and_reviewed(a, views=rng.integers(1, 3, size=a.n), reviews=np.ones(a.n, dtype=np.int64))
     cast = a.population.cast
     plan = a.plan(c, a.local_starts(NORMAL_HOURS), 10.0, device=cast.ring_devices[a.row, rng.integers(0, 2, size=a.n)],
                   ip=cast.ring_ip[a.row], country=a.population.country[a.user], payment=a.ring_card())
@@ -208,15 +222,9 @@ def low_and_slow_scraper(a: _Actors) -> SessionGroup:
 
 
 def spread_card_testing(a: _Actors) -> SessionGroup:
-    """One or two small failed payments a session, over days, on cards the whole ring shares."""
-    rng, c = a.rng, a.counts()
-    c[:, LOGIN] = 1
-    c[:, VIEW] = rng.integers(1, 5, size=a.n)
-    c[:, CART] = 1
-    c[:, FAILED] = 1
-    success = rng.random(a.n) < 0.5
-    c[:, CHECKOUT] = c[:, FAILED] + success
-    c[:, PURCHASE] = success
+    """One small failed payment a day, over days, on cards the whole ring shares."""
+    rng = a.rng
+    c = _payment_attempts(a, views=rng.integers(1, 5, size=a.n), failed=np.ones(a.n, dtype=np.int64), p_success=0.5)
     cast = a.population.cast
     plan = a.plan(c, a.local_starts(NORMAL_HOURS), 14.0, device=cast.ring_devices[a.row, rng.integers(0, 2, size=a.n)],
                   ip=random_ips(rng, a.n, RESIDENTIAL_FIRST_OCTETS), country=a.population.country[a.user],
@@ -256,13 +264,8 @@ def distributed_click_fraud(a: _Actors) -> SessionGroup:
 
 def review_ring(a: _Actors) -> SessionGroup:
     """Members buy the ring's ordinary-priced listings on shared cards and review them on later visits."""
-    rng, c = a.rng, a.counts()
-    c[:, LOGIN] = 1
-    c[:, VIEW] = rng.integers(2, 7, size=a.n)
-    c[:, CART] = 1
-    c[:, CHECKOUT] = 1
-    c[:, PURCHASE] = 1
-    c[:, REVIEW] = rng.random(a.n) < 0.7
+    rng = a.rng
+    c = _bought_and_reviewed(a, views=rng.integers(2, 7, size=a.n), reviews=rng.random(a.n) < 0.7)
     plan = a.plan(c, a.local_starts(NORMAL_HOURS), 20.0, device=a.population.devices[a.user, 0],
                   ip=a.population.home_ip[a.user], country=a.population.country[a.user], payment=a.ring_card())
     return SessionGroup(plan, a.mixed(a.from_targets(), a.by_taste(), 0.5), gap_sigma=0.8)
@@ -296,7 +299,7 @@ PLANNERS: dict[str, tuple[Callable[[_Actors], SessionGroup], int, int]] = {
     "coupon_abuse": (coupon_abuse, 1, 3),
 }
 
-
+# kind -> the camouflaged variant (tasks.synthetic.difficulty decides how many rings use it)
 CAMOUFLAGED_PLANNERS: dict[str, tuple[Callable[[_Actors], SessionGroup], int, int]] = {
     "scraper_bot": (low_and_slow_scraper, 2, 5),
     "card_testing": (spread_card_testing, 1, 1),

@@ -18,6 +18,7 @@ from flows.features import features_flow
 from flows.generate import generate_flow
 from flows.train import train_flow
 from flows.validate import validate_flow
+from tasks.budget_summary import format_budget_rows, read_budget_rows
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
 from tasks.outcomes import DayOutcome, day_outcome, format_outcomes
@@ -71,4 +72,8 @@ def run_demo(settings: Settings, start: date, users: int, seed: int, trials: int
     out = sys.stdout
     out.write("\nshopguard demo — each day after training\n\n")
     out.write(format_outcomes(outcomes) + "\n\n")
+    # Hook: a rules baseline scored on the same days goes in read_budget_rows(..., baselines=...).
+    scored_days = [o.day for o in outcomes]
+    out.write(format_budget_rows(read_budget_rows(DataLayout(settings.data_dir), scored_days,
+                                                  settings.training.max_alert_rate)) + "\n\n")
     out.write(where_to_look(settings) + "\n")

@@ -65,7 +65,7 @@ def train_flow(end: date, settings: Settings, window_days: int | None = None, tr
             decision = promotion_gate(settings, version, outcome.best, data, parent_run_id, outcome.objective_name)
             ctx = CardContext(trigger=trigger, code_version=tags["code_version"],
                               feature_schema_version=FEATURE_SCHEMA_VERSION, objective_name=outcome.objective_name,
-                              trial_states=outcome.states,
+                              trial_states=outcome.states, budget_rate=cfg.max_alert_rate,
                               promotion=f"Version {version.version}: **{decision.label}**. {decision.reason}.")
             log_model_card(settings, parent_run_id, outcome, data, review, ctx)
     except BaseException:

@@ -22,8 +22,10 @@ _BUILTIN_MODULES = {
     "ensemble": "models.ensemble",
     "gaussian": "models.gaussian",
     "gmm": "models.gaussian",
+    "gradient_boosting": "models.gradient_boosting",
     "isolation_forest": "models.iforest",
     "mlp": "models.mlp",
+    "xgbod": "models.xgbod",
 }
 
 

@@ -60,6 +60,21 @@ def _mlp(t: TrialLike) -> dict[str, Any]:
     return {**_torch_common("mlp", t), "n_layers": t.suggest_int("mlp.n_layers", 1, 3)}
 
 
+def _boosting(prefix: str, t: TrialLike) -> dict[str, Any]:
+    return {"learning_rate": t.suggest_float(f"{prefix}.learning_rate", 0.03, 0.3, log=True),
+            "max_leaf_nodes": t.suggest_categorical(f"{prefix}.max_leaf_nodes", [7, 15, 31]),
+            "min_samples_leaf": t.suggest_categorical(f"{prefix}.min_samples_leaf", [10, 20, 50]),
+            "l2_regularization": t.suggest_float(f"{prefix}.l2_regularization", 1e-4, 10.0, log=True)}
+
+
+def _gradient_boosting(t: TrialLike) -> dict[str, Any]:
+    return _boosting("gradient_boosting", t)
+
+
+def _xgbod(t: TrialLike) -> dict[str, Any]:
+    return _boosting("xgbod", t)
+
+
 def _ensemble(t: TrialLike) -> dict[str, Any]:
     choice = t.suggest_categorical("ensemble.members", ["ecod+isolation_forest+gaussian",
                                                         "ecod+isolation_forest", "ecod+copod+isolation_forest+gmm"])
@@ -69,7 +84,7 @@ def _ensemble(t: TrialLike) -> dict[str, Any]:
 SEARCH_SPACES: dict[str, Callable[[TrialLike], dict[str, Any]]] = {
     "gaussian": _gaussian, "gmm": _gmm, "isolation_forest": _isolation_forest,
     "ecod": _parameter_free, "copod": _parameter_free, "autoencoder": _autoencoder, "vae": _vae,
-    "mlp": _mlp, "ensemble": _ensemble,
+    "mlp": _mlp, "ensemble": _ensemble, "gradient_boosting": _gradient_boosting, "xgbod": _xgbod,
 }
 
 

@@ -39,7 +39,7 @@ class TrainingSettings(BaseModel):
     threshold_percentile: float = Field(99.0, gt=50, lt=100, description="Score percentile of the training window used as the alert threshold.")
     alert_budget: int = Field(50, ge=1, description="k for precision@k / recall@k: alerts on-call can review per day.")
     promotion_margin: float = Field(0.005, ge=0, description="A challenger must beat the champion's objective by this much.")
-    max_alert_rate: float = Field(0.05, gt=0, le=1, description="A challenger whose alert rate exceeds this is never promoted.")
+    max_alert_rate: float = Field(0.05, gt=0, le=1, description="The alert budget: share of user-days on-call can review. Models are compared at it (recall at the budget) and a challenger whose alert rate exceeds it is never promoted.")
     parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
     seed: int = Field(42, description="Seed for the sweep sampler and the detectors.")
 

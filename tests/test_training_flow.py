@@ -51,7 +51,18 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
     for tag, value in {"trigger": "schedule", "data_window": "2026-01-01..2026-01-07",
                        "feature_schema_version": FEATURE_SCHEMA_VERSION}.items():
         assert (children[f"tags.{tag}"] == value).all() and parent[f"tags.{tag}"] == value
-    assert children["tags.detector"].isin(fast_settings.training.detectors).all()
+    from tasks.training.search_space import LABEL_AWARE_FAMILIES
+
+    families = [*fast_settings.training.detectors, *LABEL_AWARE_FAMILIES]
+    assert children["tags.detector"].isin(families).all()
+    # Pruned trials ran as planned: FINISHED, tagged, with their rung's metrics; only failures FAIL.
+    assert (children.loc[children["tags.trial_state"] != "failed", "status"] == "FINISHED").all()
+    pruned = children[children["tags.trial_state"] == "pruned"]
+    assert pruned.empty or ((pruned["tags.pruned"] == "true").all()
+                            and pruned["metrics.val_recall_at_budget"].notna().all())
+    # Recall per anomaly kind at the alert budget, for every kind planted in the held-out days.
+    for kind in ("scraper", "card_testing", "account_takeover"):
+        assert 0 <= parent[f"metrics.val_recall_at_budget__{kind}"] <= 1, kind
     assert children["tags.code_version"].str.len().gt(6).all()
 
     client = mlflow.MlflowClient(settings.tracking_uri)
@@ -62,7 +73,9 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
                      "review/feature_importance.png", "review/threshold_table.csv"):
         assert expected in artifacts, expected
     card = client.download_artifacts(result.parent_run_id, "model_card.md", dst_path=str(settings.data_dir))
-    assert "promoted" in Path(card).read_text()
+    card_text = Path(card).read_text()
+    assert "promoted" in card_text and "## Model kind" in card_text
+    assert "Recall per anomaly kind at the alert budget" in card_text and "| card_testing |" in card_text
 
     inputs = client.get_run(result.parent_run_id).inputs.dataset_inputs
     assert len(inputs) == 7
@@ -73,6 +86,8 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
     version = client.get_model_version_by_alias(settings.registered_model_name, "champion")
     assert str(version.version) == result.version == "1"
     assert str(client.get_model_version_by_alias(settings.registered_model_name, "challenger").version) == "1"
+    assert version.tags["model_kind"] in ("label-aware", "label-free")
+    assert set(children["tags.model_kind"]) <= {"label-aware", "label-free"}
     for tag in ("run_id", "detector", "feature_schema_version", "data_window", "trigger", "promotion_decision",
                 "promotion_reason", "challenger_score", "champion_score"):
         assert tag in version.tags, tag
@@ -147,3 +162,44 @@ def test_promote_unknown_version_fails_with_one_line(fast_settings):
 
     with pytest.raises(ShopguardError, match="has no version 9"):
         promote_version(version=9, settings=fast_settings, reason="typo")
+
+
+def test_pruned_trial_run_ends_finished_with_tag_and_rung_metrics(fast_settings):
+    from tasks.tracking import configure_mlflow, mlflow_client
+    from tasks.training.objective import TrialResult
+    from tasks.training.runs import log_trial_run
+
+    client = mlflow_client(fast_settings)
+    experiment_id = configure_mlflow(fast_settings)
+    parent = client.create_run(experiment_id, run_name="retrain").info.run_id
+    rung = TrialResult("autoencoder", {"latent_dim": 12}, {"val_recall_at_budget": 0.4, "alert_rate": 0.05}, 0.4)
+    run_id = log_trial_run(client, experiment_id, parent, 3, "autoencoder", rung.params, {}, rung, "pruned",
+                           "pruned at rung 0 (30% of the fit rows): val_recall_at_budget 0.4000")
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["pruned"] == "true" and run.data.tags["trial_state"] == "pruned"
+    assert "rung 0" in run.data.tags["pruned_reason"] and "error" not in run.data.tags
+    assert run.data.metrics["val_recall_at_budget"] == 0.4 and run.data.metrics["objective"] == 0.4
+
+
+def test_label_aware_model_serves_from_the_registry_like_in_memory(fast_settings):
+    """The XGBOD hybrid (members + refit-on-load boosting) packaged as the pyfunc scores identically."""
+    import numpy as np
+    from test_training_units import feature_day
+
+    from models.registry import make_detector
+    from tasks.registry.packaging import log_and_register
+    from tasks.tracking import configure_mlflow, mlflow_client
+
+    names = model_feature_names()
+    fit, fit_labels = feature_day(date(2026, 1, 1), users=300)
+    detector = make_detector("xgbod", max_iter=30).fit(fit[names], fit_labels["is_anomaly"].to_numpy())
+    client = mlflow_client(fast_settings)
+    run_id = client.create_run(configure_mlflow(fast_settings)).info.run_id
+    version = log_and_register(detector, run_id, fit, fast_settings)
+    day, labels = feature_day(date(2026, 1, 2), users=200)
+    served = mlflow.pyfunc.load_model(f"models:/{fast_settings.registered_model_name}/{version.version}").predict(day)
+    np.testing.assert_array_equal(served["anomaly_score"].to_numpy(), detector.decision_function(day[names]))
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(labels["is_anomaly"], served["anomaly_score"]) > 0.95

@@ -82,13 +82,15 @@ def decide_promotion(challenger: GateScore, champion: GateScore | None, margin: 
     return Decision(False, f"{verdict}: not better by the margin", challenger.objective, champion.objective)
 
 
-def gate_score(scores: np.ndarray, threshold: float, labels: np.ndarray | None, k: int) -> GateScore:
-    metrics = validation_metrics(labels, scores, threshold, k)
+def gate_score(scores: np.ndarray, threshold: float, labels: np.ndarray | None, k: int,
+               budget_rate: float) -> GateScore:
+    # Both models are judged at the same operating point (the alert budget) on the same rows.
+    metrics = validation_metrics(labels, scores, threshold, k, budget_rate)
     return GateScore(objective=metrics.get(OBJECTIVE_METRIC, math.nan), alert_rate=metrics["alert_rate"])
 
 
 def score_champion(settings: Settings, version: ModelVersion, features: pd.DataFrame, labels: np.ndarray | None,
-                   k: int) -> tuple[GateScore | None, str | None]:
+                   k: int, budget_rate: float) -> tuple[GateScore | None, str | None]:
     """Load the champion from the registry and score it on the challenger's held-out window.
 
     Returns (score, None), or (None, why) when the champion cannot score these features.
@@ -100,7 +102,7 @@ def score_champion(settings: Settings, version: ModelVersion, features: pd.DataF
         out = model.predict(signature_inputs(model, features))
     except (MlflowException, ValueError, KeyError, OSError) as exc:
         return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-    return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k), None
+    return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k, budget_rate), None
 
 
 def _served_threshold(model: mlflow.pyfunc.PyFuncModel) -> float:

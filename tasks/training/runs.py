@@ -21,7 +21,7 @@ from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
 from tasks.registry.contract import REFERENCE_ARTIFACT
-from tasks.training.objective import TrialResult
+from tasks.training.objective import TrialResult, model_kind
 from tasks.training.window import KEY_COLUMNS, TrainingWindow, WindowData, partition_digest
 
 log = logging.getLogger(__name__)
@@ -61,11 +61,16 @@ def _finite_metrics(metrics: dict[str, float], timestamp_ms: int) -> list[Metric
 def log_trial_run(client: MlflowClient, experiment_id: str, parent_run_id: str, trial_number: int,
                   detector_name: str, params: dict[str, Any], tags: dict[str, str],
                   result: TrialResult | None = None, state: str = "complete", error: str | None = None) -> str:
-    """One nested child run for one trial (complete, pruned or failed)."""
+    """One nested child run for one trial (complete, pruned or failed).
+
+    A pruned trial ran as planned and was stopped by the sweep's decision: its run ends FINISHED,
+    tagged ``pruned``, with the metrics of its last rung (KILLED would read as an interruption).
+    """
     run = client.create_run(experiment_id, run_name=f"trial-{trial_number:03d} {detector_name}",
                             tags={**tags, MLFLOW_PARENT_RUN_ID: parent_run_id, "detector": detector_name,
-                                  "trial_number": str(trial_number), "trial_state": state,
-                                  **({"error": error[:500]} if error else {})})
+                                  "model_kind": model_kind(detector_name), "trial_number": str(trial_number), "trial_state": state,
+                                  **({"pruned": "true"} if state == "pruned" else {}),
+                                  **({"error" if state == "failed" else "pruned_reason": error[:500]} if error else {})})
     run_id = run.info.run_id
     now = int(time.time() * 1000)
     logged_params = [Param("detector", detector_name)] + [Param(k, str(v)) for k, v in sorted(params.items())]
@@ -73,7 +78,7 @@ def log_trial_run(client: MlflowClient, experiment_id: str, parent_run_id: str, 
     if result is not None:
         metrics.append(Metric("objective", result.objective, now, 0))
     client.log_batch(run_id, metrics=metrics, params=logged_params, tags=[RunTag("trial_state", state)])
-    client.set_terminated(run_id, status="FINISHED" if state == "complete" else ("KILLED" if state == "pruned" else "FAILED"))
+    client.set_terminated(run_id, status="FAILED" if state == "failed" else "FINISHED")
     return run_id
 
 
@@ -115,4 +120,5 @@ def log_best(client: MlflowClient, run_id: str, best: TrialResult, objective_nam
     metrics = _finite_metrics(best.metrics, now) + [Metric("objective", best.objective, now, 0)]
     params = [Param("best.detector", best.detector_name)] + [Param(f"best.{k}", str(v)) for k, v in sorted(best.params.items())]
     client.log_batch(run_id, metrics=metrics, params=params,
-                     tags=[RunTag("detector", best.detector_name), RunTag("objective", objective_name)])
+                     tags=[RunTag("detector", best.detector_name), RunTag("model_kind", model_kind(best.detector_name)),
+                           RunTag("objective", objective_name)])

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from models.registry import detector_names
+from models.registry import detector_class, detector_names
 from models.search_space import SEARCH_SPACES, suggest_params
 from tasks.errors import ShopguardError
 
-__all__ = ["available_families", "suggest_params"]
+__all__ = ["LABEL_AWARE_FAMILIES", "available_families", "suggest_params"]
+
+# Added to every sweep whose fit days carry enough labelled anomalies (tasks.training.window).
+LABEL_AWARE_FAMILIES = ("gradient_boosting", "xgbod")
 
 
-def available_families(requested: list[str]) -> list[str]:
-    """The requested families that exist and have a search space; a clear error when none does."""
+def available_families(requested: list[str], with_labels: bool = False,
+                       label_aware: tuple[str, ...] = LABEL_AWARE_FAMILIES) -> list[str]:
+    """The families a sweep may try; a clear error when none can be.
+
+    ``requested`` families that exist and have a search space, plus the ``label_aware`` ones when
+    the fit days carry labels (``with_labels``); detectors that learn from labels are never
+    offered without them.
+    """
     known = set(detector_names()) & set(SEARCH_SPACES)
-    families = [name for name in requested if name in known]
+    candidates = list(dict.fromkeys([*requested, *(label_aware if with_labels else ())]))
+    families = [name for name in candidates if name in known and (with_labels or not detector_class(name).supervised)]
     if not families:
         raise ShopguardError(f"none of the configured detectors {requested} can be swept; known: {sorted(known)}")
     return families

@@ -28,7 +28,7 @@ from tasks.settings import Settings
 from tasks.tracking import configure_mlflow, mlflow_client
 from tasks.training import runs
 from tasks.training.model_card import CardContext, render_model_card
-from tasks.training.objective import TrialData, TrialResult
+from tasks.training.objective import TrialData, TrialResult, model_kind
 from tasks.training.review import Review, build_review, log_review
 from tasks.training.search_space import available_families
 from tasks.training.sweep import SweepOutcome, run_sweep
@@ -59,9 +59,13 @@ def start_parent_run(settings: Settings, experiment_id: str, data: WindowData, t
 
 
 def trial_data(data: WindowData, settings: Settings) -> TrialData:
+    labelled = data.labelled_fit if data.has_fit_labels else None
     return TrialData(X_fit=data.fit[data.feature_names], X_val=data.validation[data.feature_names],
                      y_val=data.labels, threshold_percentile=settings.training.threshold_percentile,
-                     alert_budget=settings.training.alert_budget, seed=settings.training.seed)
+                     alert_budget=settings.training.alert_budget, seed=settings.training.seed,
+                     budget_rate=settings.training.max_alert_rate, kinds_val=data.kinds,
+                     X_fit_labelled=None if labelled is None else labelled[data.feature_names],
+                     y_fit=data.fit_labels if labelled is not None else None)
 
 
 @task(name="sweep-detectors", cache_policy=NO_CACHE)
@@ -74,9 +78,9 @@ def sweep_detectors(settings: Settings, experiment_id: str, parent_run_id: str, 
         runs.log_trial_run(client, experiment_id, parent_run_id, number, name, params, tags, result, state, error)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # every trial is in MLflow already
-    outcome = run_sweep(trial_data(data, settings), available_families(settings.training.detectors), trials,
-                        settings.training.parallel_trials, settings.training.seed, record,
-                        max_alert_rate=settings.training.max_alert_rate)
+    families = available_families(settings.training.detectors, with_labels=data.has_fit_labels)
+    outcome = run_sweep(trial_data(data, settings), families, trials, settings.training.parallel_trials,
+                        settings.training.seed, record)
     runs.log_best(client, parent_run_id, outcome.best, outcome.objective_name)
     return outcome
 
@@ -96,7 +100,8 @@ def register_challenger(settings: Settings, parent_run_id: str, best: TrialResul
     assert best.detector is not None
     client = mlflow_client(settings)
     version = log_and_register(best.detector, parent_run_id, data.fit, settings)
-    version_tags = {"run_id": parent_run_id, "detector": best.detector_name, **tags}
+    version_tags = {"run_id": parent_run_id, "detector": best.detector_name,
+                    "model_kind": model_kind(best.detector_name), **tags}
     for key, value in version_tags.items():
         client.set_model_version_tag(settings.registered_model_name, version.version, key, value)
     return version
@@ -109,12 +114,13 @@ def promotion_gate(settings: Settings, version: ModelVersion, best: TrialResult,
     assert best.detector is not None and best.val_scores is not None
     client = mlflow_client(settings)
     cfg = settings.training
-    challenger = gate_score(best.val_scores, best.detector.threshold_, data.labels, cfg.alert_budget)
+    challenger = gate_score(best.val_scores, best.detector.threshold_, data.labels, cfg.alert_budget, cfg.max_alert_rate)
     champion_version = current_champion(client, settings.registered_model_name)
     champion, champion_error = None, None
     if champion_version is not None:
         rows = data.validation if len(data.validation) else data.fit
-        champion, champion_error = score_champion(settings, champion_version, rows, data.labels, cfg.alert_budget)
+        champion, champion_error = score_champion(settings, champion_version, rows, data.labels, cfg.alert_budget,
+                                                  cfg.max_alert_rate)
     decision = decide_promotion(challenger, champion, cfg.promotion_margin, cfg.max_alert_rate, champion_error)
     record_decision(settings, version.version, decision, parent_run_id, objective_name,
                     str(champion_version.version) if champion_version is not None else None)
@@ -124,7 +130,7 @@ def promotion_gate(settings: Settings, version: ModelVersion, best: TrialResult,
 @task(name="log-model-card", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def log_model_card(settings: Settings, parent_run_id: str, outcome: SweepOutcome, data: WindowData,
                    review: Review, ctx: CardContext) -> None:
-    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind)
+    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind, outcome.best_by_kind)
     mlflow_client(settings).log_text(parent_run_id, card, "model_card.md")
 
 

@@ -2,9 +2,13 @@
 
 The window is the ``window_days`` days ending at ``end``. Its last ``validation_days`` days are
 held out to pick the sweep's best and to gate promotion; the detectors are fitted on the earlier
-days. On fit days, users already labelled anomalous are dropped (labels of past days are known
-by training time; learning "normal" from known fraud only blurs it). Fit days without labels are
-used as they are. Held-out days without labels (or without both classes) switch the sweep to the label-free objective.
+days, never on a held-out one (``load_window`` checks it). Known anomalies are handled the same
+way for every candidate: label-free detectors fit on the fit days with users already labelled
+anomalous dropped (labels of past days are known by training time; learning "normal" from known
+fraud only blurs it; fit days without labels are used as they are), label-aware detectors fit on
+the labelled rows of the same fit days, known anomalies included as the positive class. Held-out
+labels are used only to judge. Held-out days without labels (or without both classes) switch the
+sweep to the label-free objective.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 KEY_COLUMNS = ("user_id", "date")
 MIN_FIT_ROWS = 50
+# Fewer labelled anomalies on the fit days than this cannot teach a classifier: no label-aware trials.
+MIN_LABELLED_POSITIVES = 10
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,11 @@ def plan_window(end: date, window_days: int, validation_days: int) -> TrainingWi
 
 @dataclass
 class WindowData:
-    """Features of one window, split for training. ``validation`` carries ``is_anomaly``/``anomaly_type``."""
+    """Features of one window, split for training. ``validation`` carries ``is_anomaly``/``anomaly_type``.
+
+    ``fit`` is what label-free detectors learn from (known anomalies dropped); ``labelled_fit`` is
+    the labelled rows of the same fit days, known anomalies included, for label-aware detectors.
+    """
 
     window: TrainingWindow
     feature_names: list[str]
@@ -73,10 +83,43 @@ class WindowData:
     has_labels: bool
     partitions: dict[date, list[Path]] = field(default_factory=dict)
     dropped_known_anomalies: int = 0
+    labelled_fit: pd.DataFrame | None = None
 
     @property
     def labels(self) -> np.ndarray | None:
         return self.validation["is_anomaly"].to_numpy(dtype=bool) if self.has_labels else None
+
+    @property
+    def kinds(self) -> np.ndarray | None:
+        """Held-out rows' ``anomaly_type`` (None where normal or unknown), when labelled."""
+        if not self.has_labels:
+            return None
+        return self.validation["anomaly_type"].astype(object).where(self.validation["anomaly_type"].notna(), None).to_numpy()
+
+    @property
+    def has_fit_labels(self) -> bool:
+        """Whether the fit days carry enough labels (of both classes) for label-aware detectors."""
+        return self.labelled_fit is not None and self.has_labels
+
+    @property
+    def fit_labels(self) -> np.ndarray | None:
+        return self.labelled_fit["is_anomaly"].to_numpy(dtype=bool) if self.labelled_fit is not None else None
+
+
+def labelled_rows(fit: pd.DataFrame) -> pd.DataFrame | None:
+    """The labelled fit rows, or None when they hold too few anomalies (or no normal row) to learn from."""
+    labelled = fit.loc[fit["is_anomaly"].notna()].reset_index(drop=True)
+    positives = int(labelled["is_anomaly"].sum())
+    if positives < MIN_LABELLED_POSITIVES or positives == len(labelled):
+        return None
+    return labelled
+
+
+def check_time_order(fit_dates: pd.Series, validation_dates: pd.Series, label: str) -> None:
+    """Every fitted row must come from a day before every held-out row: no future day in a fit."""
+    if len(fit_dates) and len(validation_dates) and max(fit_dates) >= min(validation_dates):
+        raise ShopguardError(f"window {label}: fit rows from {max(fit_dates)} are not before the held-out "
+                             f"days from {min(validation_dates)}")
 
 
 def attach_labels(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
@@ -117,6 +160,8 @@ def load_window(layout: DataLayout, window: TrainingWindow, feature_names: list[
                                    pd.DataFrame(columns=columns), _load_labels(layout, window.validation_days))
     except (KeyError, ValueError) as exc:
         raise ShopguardError(f"feature partitions of {window.label} lack model columns: {first_line(exc)}") from exc
+    check_time_order(fit["date"], validation["date"], window.label)
+    labelled_fit = labelled_rows(fit)
     known = fit["is_anomaly"].fillna(False).to_numpy(dtype=bool)
     fit = fit.loc[~known].reset_index(drop=True)
     if len(fit) < MIN_FIT_ROWS:
@@ -128,11 +173,12 @@ def load_window(layout: DataLayout, window: TrainingWindow, feature_names: list[
     positives = int(validation["is_anomaly"].fillna(False).sum())
     # Ranking metrics need both classes; otherwise the label-free objective decides.
     has_labels = bool(labelled.any()) and 0 < positives < len(validation)
-    log.info("window %s: %d fit rows (%d known anomalies dropped), %d held-out rows, labels: %s",
-             window.label, len(fit), int(known.sum()), len(validation), has_labels)
+    log.info("window %s: %d fit rows (%d known anomalies dropped), %d labelled fit rows, %d held-out rows, "
+             "labels: %s", window.label, len(fit), int(known.sum()),
+             0 if labelled_fit is None else len(labelled_fit), len(validation), has_labels)
     return WindowData(window=window, feature_names=feature_names, fit=fit, validation=validation,
                       has_labels=has_labels, partitions={d: f for d, f in partitions.items() if f},
-                      dropped_known_anomalies=int(known.sum()))
+                      dropped_known_anomalies=int(known.sum()), labelled_fit=labelled_fit)
 
 
 def partition_digest(files: list[Path]) -> str:

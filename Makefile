@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-train bench-scoring mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring mlflow-ui up down clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,9 @@ bench-features: setup ## Benchmark: build features for a 10M-event day vs a Duck
 
 bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed detector
 	$(BIN)/python -m benchmarks.bench_models
+
+bench-detect: setup ## Benchmark: label-free detection on the 20 ADBench dev sets beside PyOD ECOD/IForest/KNN
+	$(BIN)/python -m benchmarks.bench_detect
 
 bench-train: setup ## Benchmark: a 6-trial retrain (sweep, registration, gate) on 20k user-days
 	$(BIN)/python -m benchmarks.bench_train

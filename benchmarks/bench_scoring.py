@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
 
     from tasks.layout import DataLayout
-    from tasks.monitoring.drift import build_drift_report, column_drift_from_snapshot
+    from tasks.monitoring.drift import build_drift_report, column_drift
     from tasks.monitoring.oncall_page import write_oncall_page
     from tasks.run_status import update_day_status
     from tasks.scoring.champion import load_champion, load_reference_features
@@ -85,15 +85,16 @@ def main(argv: list[str] | None = None) -> int:
                        lambda: score_features(champion.model, features, champion.version))
         alerts = timed("rank alerts + guess kinds", args.users, lambda: rank_alerts(scores))
         timed("write scores + alerts (atomic)", args.users,
-              lambda: (write_day_scores(layout, DAY, scores), write_day_alerts(layout, DAY, alerts, champion.version)))
+              lambda: (write_day_scores(layout, DAY, scores), write_day_alerts(layout, DAY, alerts)))
         reference = load_reference_features(settings, champion)
         reference["anomaly_score"] = champion.model.predict(reference)["anomaly_score"].to_numpy()
         current = features.assign(anomaly_score=scores["anomaly_score"].to_numpy())
         names = list(champion.model.metadata.get_input_schema().input_names())
-        snapshot = timed("Evidently drift report (features + score + summary)", args.users,
+        snapshot = timed("Evidently drift report (drifted columns + summary)", args.users,
                          lambda: build_drift_report(reference, current, names, settings.monitoring))
-        timed("extract drift + save HTML/JSON", 0, lambda: (column_drift_from_snapshot(snapshot.dict(), names),
-                                                          snapshot.save_html(str(Path(tmp) / "r.html"))))
+        timed("extract drift + save HTML/JSON", 0, lambda: (
+            column_drift(snapshot.dict(), reference, current, names, settings.monitoring),
+            snapshot.save_html(str(Path(tmp) / "r.html"))))
         for offset in range(365):
             update_day_status(layout, DAY - timedelta(days=offset), "scoring",
                               {"users_scored": args.users, "alerts": len(alerts), "alert_rate": 0.01, "model_version": "1"})

@@ -21,17 +21,17 @@ from tasks.parquet_io import write_text_atomic
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (("detector", "{:<36}"), ("roc_auc", "{:>8.3f}"), ("average_precision", "{:>8.3f}"),
+COLUMNS = (("detector", "{:<36}"), ("labels", "{:>6}"), ("roc_auc", "{:>8.3f}"), ("average_precision", "{:>8.3f}"),
            ("f1", "{:>6.3f}"), ("fit_seconds", "{:>8.2f}"), ("score_seconds", "{:>8.3f}"))
-HEADERS = ("detector", "ROC-AUC", "AP", "F1", "fit s", "score s")
+HEADERS = ("detector", "labels", "ROC-AUC", "AP", "F1", "fit s", "score s")
 
 
 def format_table(rows: list[BenchmarkRow]) -> str:
-    widths = [len(fmt.format(0.0 if i else "")) for i, (_, fmt) in enumerate(COLUMNS)]
+    widths = [len(fmt.format("" if i < 2 else 0.0)) for i, (_, fmt) in enumerate(COLUMNS)]
     lines = [" ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(HEADERS, widths, strict=True)))]
     for row in rows:
         label = row.detector if row.detector != "auto" else f"auto -> {row.details['chosen']}"
-        values = [label] + [getattr(row, key) for key, _ in COLUMNS[1:]]
+        values = [label, "yes" if row.uses_labels else "no"] + [getattr(row, key) for key, _ in COLUMNS[2:]]
         lines.append(" ".join(fmt.format(v) for v, (_, fmt) in zip(values, COLUMNS, strict=True)))
     return "\n".join(lines)
 
@@ -60,6 +60,7 @@ def run_benchmark(data: Path, label_col: str = "y", detectors: list[str] | None 
         "features": X.shape[1],
         "anomalies": int(y.sum()),
         "protocol": "stratified 70/30 split, seed 42; validation slice = 25% of the training part",
+        "label_free_row": "label_free ranks without labels; rows with uses_labels=true used them",
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "results": [r.as_dict() for r in rows],
     }

@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trigger", choices=["manual", "schedule", "drift"], default="manual", help="why this retrain runs")
 
     p = cmd("promote", "Make a registered model version the champion (manual override or rollback).")
-    p.add_argument("--version", type=positive_int, required=True, help="model version to serve")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", type=positive_int, help="model version to serve")
+    which.add_argument("--rollback", action="store_true", help="serve the previous-champion version again")
     p.add_argument("--reason", default="manual promotion", help="why; stored on the version")
 
     p = cmd("score", "Score one day's features with the champion; write scores and alerts.")
@@ -179,8 +181,8 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
     elif c == "promote":
         from flows.train import promote_version
 
-        previous = promote_version(version=args.version, settings=settings, reason=args.reason)
-        _say(f"version {args.version} is now champion" + (f" (was version {previous})" if previous else ""))
+        champion, previous = promote_version(version=args.version, settings=settings, reason=args.reason)
+        _say(f"version {champion} is now champion" + (f" (was version {previous})" if previous else ""))
     elif c == "score":
         from flows.daily import score_flow
 

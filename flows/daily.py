@@ -13,30 +13,30 @@ from datetime import date
 
 from prefect import flow
 
-from tasks.errors import ValidationStopped, first_line
+from tasks.errors import DataMissingError, ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
     RetrainOutcome,
     deployment_available,
-    newest_model_version,
-    retrain_lock,
+    retrain_model_version,
     run_retrain_deployment,
 )
 from tasks.monitoring.retrain_rule import (
     RetrainDecision,
     decide_retrain,
-    last_drift_retrain,
+    drift_retrain_days,
     record_drift_retrain,
 )
 from tasks.monitoring.steps import drift_report, publish_oncall
-from tasks.run_status import update_day_status
+from tasks.run_status import DailyOutcome, ScoringSection, training_window_of, update_day_status
 from tasks.scoring.io import (
     load_features_task,
     read_day_scores,
     write_alerts_task,
     write_scores_task,
 )
+from tasks.scoring.scoring import served_threshold
 from tasks.scoring.steps import champion_task, reference_task, score_and_rank
 from tasks.settings import Settings
 
@@ -57,15 +57,15 @@ def score_flow(day: date, settings: Settings) -> dict:
     champion = champion_task(settings)
     scores, alerts = score_and_rank(champion, features)
     write_scores_task(layout, day, scores)
-    write_alerts_task(layout, day, alerts, champion.version)
-    summary = {
-        "model_version": champion.version, "model_uri": champion.uri, "run_id": champion.run_id,
-        "experiment_id": champion.experiment_id, "users_scored": len(scores), "alerts": len(alerts),
-        "alert_rate": float(scores["is_anomaly"].mean()),
-    }
+    write_alerts_task(layout, day, alerts)
+    summary = ScoringSection(
+        model_version=champion.version, model_uri=champion.uri, run_id=champion.run_id,
+        experiment_id=champion.experiment_id, users_scored=len(scores), alerts=len(alerts),
+        alert_rate=float(scores["is_anomaly"].mean()), threshold=served_threshold(champion.model))
     update_day_status(layout, day, "scoring", summary)
+    publish_oncall(day, settings)
     log.info("%s: scored %d users with v%s, %d alerts", day, len(scores), champion.version, len(alerts))
-    return summary
+    return summary.model_dump(mode="json")
 
 
 @flow(name="monitor-day")
@@ -77,10 +77,12 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     features = load_features_task(layout, day)
     scores = read_day_scores(layout, day)
     summary = drift_report(day, settings, champion, reference, features, scores)
-    decision = decide_retrain(summary, day, last_drift_retrain(layout), settings.monitoring)
+    decision = decide_retrain(summary, day, drift_retrain_days(layout), settings.monitoring)
     update_day_status(layout, day, "drift", {
         **summary.to_record(), "drift_detected": decision.drift_detected, "reasons": decision.reasons,
-        "retrain_recommended": decision.retrain, "report": f"drift/date={day.isoformat()}/report.html",
+        "retrain_recommended": decision.retrain, "blocked_by_cooldown": decision.blocked_by_cooldown,
+        "model_version": champion.version, "reference_window": training_window_of(layout, champion.version),
+        "report": f"drift/date={day.isoformat()}/index.html",
     })
     log.info("%s: drift share %.0f%%, score drift %.2f, retrain %s (%s)", day, 100 * summary.drift_share,
              summary.score_drift, decision.retrain, "; ".join(decision.reasons))
@@ -89,9 +91,18 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
 
 
 def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
-    """Run the retrain deployment when a server serves it, else train in-process under a lock."""
-    layout = DataLayout(settings.data_dir)
-    record_drift_retrain(layout, day)  # before starting: a crashed retrain must not re-fire every day
+    """Run the retrain deployment when a server serves it, else train in-process.
+
+    Either way the train flow holds the one retrain guard; the day joins the cooldown only once
+    its retrain finished, so a crashed retrain is retried when the day reruns.
+    """
+    outcome = _run_drift_retrain(day, settings)
+    if outcome.error is None:
+        record_drift_retrain(DataLayout(settings.data_dir), day)
+    return outcome
+
+
+def _run_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
     if settings.prefect_api_url:  # infra (the deployment declarations) only matters with a server
         from infra.deployments import RETRAIN_DEPLOYMENT
 
@@ -99,8 +110,7 @@ def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
             return _retrain_through_deployment(RETRAIN_DEPLOYMENT, day, settings)
     from flows.train import train_flow
 
-    with retrain_lock(layout):
-        result = train_flow(end=day, settings=settings, trigger="drift")
+    result = train_flow(end=day, settings=settings, trigger="drift")
     return RetrainOutcome(triggered=True, mode="in-process", state="Completed", model_version=result.version,
                           run_id=result.parent_run_id, promotion_decision=result.decision,
                           promotion_reason=result.reason)
@@ -110,20 +120,24 @@ def _retrain_through_deployment(deployment: str, day: date, settings: Settings) 
     flow_run = run_retrain_deployment(deployment, day, {
         "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
     if flow_run.state is None or not flow_run.state.is_completed():
-        # the newest registered version would be an older retrain's: do not report its decision
+        # whatever version exists would be another retrain's: do not report its decision
         return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
                               state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
-    newest = newest_model_version(settings) or {}
+    registered = retrain_model_version(settings, str(flow_run.id)) or {}
     return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
-                          model_version=newest.get("version"), run_id=newest.get("run_id"),
-                          promotion_decision=newest.get("promotion_decision"),
-                          promotion_reason=newest.get("promotion_reason"))
+                          model_version=registered.get("version"), run_id=registered.get("run_id"),
+                          promotion_decision=registered.get("promotion_decision"),
+                          promotion_reason=registered.get("promotion_reason"))
 
 
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:
-    outcome = "validation stopped" if isinstance(exc, ValidationStopped) else "failed"
-    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc),
-                                             "completed": False})
+    if isinstance(exc, ValidationStopped):
+        outcome = DailyOutcome.VALIDATION_STOPPED
+    elif isinstance(exc, DataMissingError) and stage == "validation":
+        outcome = DailyOutcome.NO_INPUT  # nothing arrived for the day: on-call's page stays quiet about it
+    else:
+        outcome = DailyOutcome.FAILED
+    update_day_status(layout, day, "daily", {"outcome": outcome, "stage": stage, "reason": first_line(exc)})
 
 
 @flow(name="daily")
@@ -155,5 +169,5 @@ def daily_flow(day: date, settings: Settings) -> str:
         _record_failure(layout, day, stage, exc)
         publish_oncall(day, settings)
         raise
-    update_day_status(layout, day, "daily", {"outcome": "completed", "completed": True})
+    update_day_status(layout, day, "daily", {"outcome": DailyOutcome.COMPLETED, "completed": True})
     return publish_oncall(day, settings)

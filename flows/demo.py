@@ -21,10 +21,13 @@ from flows.validate import validate_flow
 from tasks.budget_summary import format_budget_rows, read_budget_rows
 from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
+from tasks.mlflow_links import runs_table_url
 from tasks.outcomes import DayOutcome, day_outcome, format_outcomes
 from tasks.settings import Settings
+from tasks.tracking import mlflow_client
 
 log = logging.getLogger(__name__)
+MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui` with its default MLFLOW_PORT
 
 DEMO_DAYS = 14
 TRAIN_DAYS = 7
@@ -56,13 +59,15 @@ def demo_flow(settings: Settings, start: date, users: int = 3000, seed: int = 7,
 
 def where_to_look(settings: Settings) -> str:
     layout = DataLayout(settings.data_dir)
+    experiment = mlflow_client(settings).get_experiment_by_name(settings.experiment_name)
+    runs_table = runs_table_url(MLFLOW_UI_URL, experiment.experiment_id) if experiment else MLFLOW_UI_URL
     return "\n".join([
         "where to look:",
         f"  on-call page   file://{layout.oncall_index}",
-        f"  drift reports  {layout.reports / 'drift'}/date=*/report.html",
+        f"  drift reports  {layout.reports / 'drift'}/date=*/index.html (linked from the on-call page)",
         f"  Data Docs      file://{layout.data_docs / 'index.html'}",
-        f"  alerts         {layout.root / 'alerts'}/date=*/",
-        f"  MLflow UI      make mlflow-ui   (then http://127.0.0.1:5000, experiment '{settings.experiment_name}')",
+        f"  alerts         {layout.reports / 'alerts'}/date=*.html (Parquet and CSV in {layout.root / 'alerts'})",
+        f"  MLflow UI      make mlflow-ui, then {runs_table}",
     ])
 
 

@@ -10,13 +10,18 @@ import logging
 from datetime import date
 from typing import Literal
 
+import prefect.runtime
 from prefect import flow
 from pydantic import BaseModel
 
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, model_feature_names
+from tasks.layout import DataLayout
+from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.registry.promotion import promote_manually
+from tasks.registry.retrain_guard import retrain_guard
+from tasks.run_status import record_training_window
 from tasks.settings import Settings
-from tasks.tracking import code_version, system_metrics
+from tasks.tracking import code_version, end_run_quietly, fail_abandoned_runs, system_metrics
 from tasks.training import runs
 from tasks.training.model_card import CardContext
 from tasks.training.steps import (
@@ -51,11 +56,22 @@ class TrainResult(BaseModel):
 @flow(name="train", flow_run_name="train-{end}-{trigger}", log_prints=False)
 def train_flow(end: date, settings: Settings, window_days: int | None = None, trials: int | None = None,
                trigger: Trigger = "manual") -> TrainResult:
+    """One retrain under the retrain guard: no other retrain or promotion moves the aliases meanwhile."""
+    with retrain_guard(settings, f"train {end}"):
+        return _train(end, settings, window_days, trials, trigger)
+
+
+def _train(end: date, settings: Settings, window_days: int | None, trials: int | None,
+           trigger: Trigger) -> TrainResult:
     cfg = settings.training
     window = plan_window(end, window_days or cfg.window_days, cfg.validation_days)
     experiment_id = configure_tracking(settings)
+    # Holding the guard, any run still RUNNING belongs to a retrain that died: close it.
+    fail_abandoned_runs(settings, experiment_id)
     data = load_training_window(settings, window, model_feature_names())
-    tags = runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version())
+    # The flow run id on the run and its version: a deployment's caller finds this retrain's version by it.
+    tags = {**runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version()),
+            FLOW_RUN_TAG: str(prefect.runtime.flow_run.id)}
     parent_run_id = start_parent_run(settings, experiment_id, data, trigger, tags)
     try:
         with system_metrics(parent_run_id, settings):
@@ -69,22 +85,25 @@ def train_flow(end: date, settings: Settings, window_days: int | None = None, tr
                               promotion=f"Version {version.version}: **{decision.label}**. {decision.reason}.")
             log_model_card(settings, parent_run_id, outcome, data, review, ctx)
     except BaseException:
-        finish_parent_run(settings, parent_run_id, "FAILED")
+        end_run_quietly(settings, parent_run_id, "FAILED")  # the store may be what failed
         raise
     finish_parent_run(settings, parent_run_id, "FINISHED")
     result = TrainResult(parent_run_id=parent_run_id, version=str(version.version), decision=decision.label,
                          reason=decision.reason, detector=outcome.best.detector_name,
                          objective_name=outcome.objective_name, objective=outcome.best.objective,
                          data_window=window.label)
+    record_training_window(DataLayout(settings.data_dir), list(window.days), result.version)
     log.info("train %s: version %s (%s) %s: %s", window.label, result.version, result.detector, result.decision,
              result.reason)
     return result
 
 
-def promote_version(version: int | str, settings: Settings, reason: str) -> str | None:
-    """Manual override and rollback: make ``version`` the champion; returns the replaced version.
+def promote_version(version: int | str | None, settings: Settings, reason: str) -> tuple[str, str | None]:
+    """Manual override (``version``) or rollback (``None``: to previous-champion), under the guard.
 
-    A plain function, not a flow: a 3 a.m. rollback should not wait for a Prefect server.
+    Returns (the new champion, the version it replaced). A plain function, not a flow: a 3 a.m.
+    rollback should not wait for a Prefect server to start.
     """
-    configure_tracking.fn(settings)
-    return promote_manually(settings, str(version), reason)
+    with retrain_guard(settings, "promote"):
+        configure_tracking.fn(settings)
+        return promote_manually(settings, None if version is None else str(version), reason)

@@ -51,14 +51,20 @@ class BaseDetector(ABC):
         research). Ignored when ``contamination`` is given.
     contamination: expected share of anomalies; sets the threshold at the (1 - c) quantile of
         the training scores, so about that share of the training rows is flagged.
+    scaling: "robust" divides each feature by IQR / 1.349 (std, then 1, for near-constant
+        features); "standard" by its standard deviation. Distance-based detectors need
+        "standard" when features are near-binary: a tiny IQR blows such a feature up until it
+        dominates every distance.
     """
 
     name: ClassVar[str] = "base"
     supervised: ClassVar[bool] = False
 
-    def __init__(self, threshold_percentile: float = 99.0, contamination: float | None = None):
+    def __init__(self, threshold_percentile: float = 99.0, contamination: float | None = None,
+                 scaling: str = "robust"):
         self.threshold_percentile = threshold_percentile
         self.contamination = contamination
+        self.scaling = scaling
 
     # -- scikit-learn plumbing -------------------------------------------------------------
     @classmethod
@@ -139,7 +145,8 @@ class BaseDetector(ABC):
             spread = q75 - q25
             std = filled.std(axis=0)
             # IQR is robust; fall back to the std (then 1) for near-constant features.
-            self.scale_ = np.where(spread > 1e-12, spread / 1.349, np.where(std > 1e-12, std, 1.0))
+            robust = spread / 1.349 if self.scaling == "robust" else np.zeros_like(spread)
+            self.scale_ = np.where(robust > 1e-12, robust, np.where(std > 1e-12, std, 1.0))
         elif arr.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {arr.shape[1]} features, the detector was fitted on {self.n_features_in_}")
         return arr
@@ -190,6 +197,8 @@ class BaseDetector(ABC):
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         if self.contamination is not None and not 0.0 < self.contamination < 0.5:
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
+        if self.scaling not in ("robust", "standard"):
+            raise ValueError(f"scaling must be 'robust' or 'standard', got {self.scaling!r}")
         if not 0.0 < self.threshold_percentile < 100.0:
             raise ValueError(f"threshold_percentile must be in (0, 100), got {self.threshold_percentile}")
         for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("_")]:

@@ -6,7 +6,12 @@ the training part (stratified 25%) set the expected contamination (its anomaly s
 every detector's threshold for F1) and drive the ``auto`` choice. The test part is used only for
 the reported metrics.
 
-``auto`` is what the project would deploy: the label-free rank ensemble unless the validation
+Rows say whether they used labels (``uses_labels``): the supervised MLP, ``auto`` (its choice is
+made on labels) and the gradient-boosting reference do; ``label_free`` - shopguard's label-free
+detector, always reported as its own row - and every other unsupervised row rank without them
+(their F1 threshold, like every row's, comes from the slice's anomaly share).
+
+``auto`` is what the project would deploy: the label-free detector unless the validation
 slice has enough anomalies to show, with a margin, that another registered detector ranks better
 (each candidate is fitted on the training part minus the slice and judged by validation
 ROC-AUC); the winner is then refitted on the whole training part. A supervised reference
@@ -34,8 +39,9 @@ log = logging.getLogger(__name__)
 TEST_SHARE = 0.3
 VALIDATION_SHARE = 0.25
 SEED = 42
-DEFAULT_AUTO = "ensemble"
-AUTO_CANDIDATES = ("ensemble", "ecod", "isolation_forest", "gaussian", "autoencoder", "mlp")
+LABEL_FREE = "label_free"
+DEFAULT_AUTO = LABEL_FREE
+AUTO_CANDIDATES = (LABEL_FREE, "ensemble", "ecod", "isolation_forest", "gaussian", "autoencoder", "mlp")
 MIN_VALIDATION_POSITIVES = 5  # fewer anomalies than this cannot tell detectors apart: keep the default
 AUTO_MARGIN = 0.01            # a candidate must beat the default's validation ROC-AUC by this much
 REFERENCE_NAME = "hist_gradient_boosting (reference)"
@@ -45,6 +51,7 @@ REFERENCE_NAME = "hist_gradient_boosting (reference)"
 class BenchmarkRow:
     detector: str
     supervised: bool
+    uses_labels: bool
     roc_auc: float
     average_precision: float
     f1: float
@@ -93,7 +100,8 @@ def _timed_row(name: str, detector: BaseDetector, split: Split, details: dict[st
     scores = detector.decision_function(split.X_test)
     score_seconds = time.perf_counter() - start
     m = evaluate_scores(split.y_test, scores, detector.threshold_, k=max(1, int(split.y_test.sum())))
-    return BenchmarkRow(name, detector.supervised, m["roc_auc"], m["average_precision"], m["f1"], m["precision"],
+    uses_labels = detector.supervised or name == "auto"
+    return BenchmarkRow(name, detector.supervised, uses_labels, m["roc_auc"], m["average_precision"], m["f1"], m["precision"],
                         m["recall"], m["alert_rate"], fit_seconds, score_seconds, details or {})
 
 
@@ -124,18 +132,19 @@ def _reference_row(split: Split) -> BenchmarkRow:
     score_seconds = time.perf_counter() - start
     threshold = float(np.quantile(model.predict_proba(split.X_train)[:, 1], 1.0 - split.contamination))
     m = evaluate_scores(split.y_test, scores, threshold, k=max(1, int(split.y_test.sum())))
-    return BenchmarkRow(REFERENCE_NAME, True, m["roc_auc"], m["average_precision"], m["f1"], m["precision"],
+    return BenchmarkRow(REFERENCE_NAME, True, True, m["roc_auc"], m["average_precision"], m["f1"], m["precision"],
                         m["recall"], m["alert_rate"], fit_seconds, score_seconds)
 
 
 def run_protocol(X: np.ndarray, y: np.ndarray, detectors: list[str], seed: int = SEED,
                  include_reference: bool = True, progress: bool = True) -> list[BenchmarkRow]:
-    """Benchmark rows for ``detectors``, then ``auto``, then (optionally) the supervised reference."""
+    """Rows for ``detectors`` (plus ``label_free`` if absent), ``auto``, then (optionally) the supervised reference."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(int)
     split = split_protocol(X, y, seed)
     rows = []
-    for name in tqdm(detectors, desc="detectors", disable=not progress):
+    names = list(detectors) + ([] if LABEL_FREE in detectors else [LABEL_FREE])
+    for name in tqdm(names, desc="detectors", disable=not progress):
         rows.append(_timed_row(name, make_detector(name, contamination=split.contamination), split))
     chosen, validation_aucs = choose_auto(split)
     log.info("auto chose %s (validation ROC-AUC: %s)", chosen, validation_aucs)

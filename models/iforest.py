@@ -7,12 +7,17 @@ objects from those arrays through their public ``__setstate__``. Scoring walks t
 the isolation-forest formula itself, s(x) = 2 ** (-E[h(x)] / c(psi)); ``test_models_exact`` checks
 it equals ``-IsolationForest.score_samples``.
 
+Those arrays are scikit-learn's internal node layout, so the saved state records the scikit-learn
+version that wrote it and loading refuses (``IncompatibleModelError``) a different major.minor
+release; pyproject pins scikit-learn to the release line this was checked against.
+
 Explanation: occlusion (the base default) — the score drop when a feature is set to its median.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import sklearn
 from sklearn.ensemble import IsolationForest
 from sklearn.tree._tree import Tree
 
@@ -20,6 +25,22 @@ from models.base import BaseDetector
 from models.registry import register
 
 _EULER_GAMMA = 0.5772156649015329
+
+
+class IncompatibleModelError(ValueError):
+    """A saved model was written by a library release whose saved format this one cannot read."""
+
+
+def _release_line(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_saved_sklearn(saved_version: str) -> None:
+    """Refuse trees saved by another scikit-learn release line (their node table may differ)."""
+    if _release_line(saved_version) != _release_line(sklearn.__version__):
+        raise IncompatibleModelError(
+            f"isolation forest saved with scikit-learn {saved_version} cannot be loaded with "
+            f"scikit-learn {sklearn.__version__}; retrain it or install scikit-learn {_release_line(saved_version)}.*")
 
 
 def average_path_length(n: np.ndarray) -> np.ndarray:
@@ -84,7 +105,8 @@ class IsolationForestDetector(BaseDetector):
 
     def _get_state(self) -> dict[str, np.ndarray]:
         state: dict[str, np.ndarray] = {"max_samples": np.asarray(self.max_samples_),
-                                        "n_trees": np.asarray(len(self.trees_))}
+                                        "n_trees": np.asarray(len(self.trees_)),
+                                        "sklearn_version": np.asarray(sklearn.__version__)}
         for i, (tree, feats) in enumerate(zip(self.trees_, self.tree_features_, strict=True)):
             tree_state = tree.__getstate__()
             state[f"tree{i}_nodes"] = tree_state["nodes"]
@@ -93,6 +115,7 @@ class IsolationForestDetector(BaseDetector):
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        check_saved_sklearn(str(state["sklearn_version"]) if "sklearn_version" in state else "unknown")
         trees, features = [], []
         for i in range(int(state["n_trees"])):
             nodes = state[f"tree{i}_nodes"]

@@ -11,10 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_fscore_support, roc_auc_score
 
 METRIC_KEYS = ("roc_auc", "average_precision", "precision", "recall", "f1",
                "precision_at_k", "recall_at_k", "alert_rate")
+
+
+def flag_metrics(y_true: Any, flagged: Any) -> tuple[float, float, float]:
+    """(precision, recall, F1) of boolean flags; NaN where a ratio's denominator is zero."""
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        np.asarray(y_true).astype(bool), np.asarray(flagged).astype(bool), average="binary", zero_division=np.nan)
+    return float(precision), float(recall), float(f1)
 
 
 def evaluate_scores(y_true: Any, scores: Any, threshold: float, k: int) -> dict[str, float]:
@@ -30,11 +37,11 @@ def evaluate_scores(y_true: Any, scores: Any, threshold: float, k: int) -> dict[
     n_pos = int(y.sum())
     both = 0 < n_pos < len(y)
     flagged = s > threshold
-    true_pos = int((flagged & (y == 1)).sum())
     n_flagged = int(flagged.sum())
-    precision = true_pos / n_flagged if n_flagged else 0.0
-    recall = true_pos / n_pos if n_pos else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if n_pos and precision + recall > 0 else 0.0
+    precision, recall, f1 = flag_metrics(y, flagged)
+    # nothing flagged scores 0 rather than NaN here: a sweep must rank such a trial last, not drop it
+    precision = 0.0 if not n_flagged else precision
+    f1 = 0.0 if np.isnan(f1) else f1
     top = np.argsort(-s, kind="stable")[: min(k, len(s))]
     hits = int(y[top].sum())
     return {

@@ -17,14 +17,20 @@ _REGISTRY: dict[str, type[BaseDetector]] = {}
 _BUILTIN_MODULES = {
     "autoencoder": "models.autoencoder",
     "vae": "models.autoencoder",
+    "cblof": "models.pyod_detectors",
     "copod": "models.ecdf",
     "ecod": "models.ecdf",
     "ensemble": "models.ensemble",
     "gaussian": "models.gaussian",
     "gmm": "models.gaussian",
     "gradient_boosting": "models.gradient_boosting",
+    "hbos": "models.pyod_detectors",
     "isolation_forest": "models.iforest",
+    "knn": "models.pyod_detectors",
+    "label_free": "models.ensemble",
+    "lof": "models.pyod_detectors",
     "mlp": "models.mlp",
+    "pca": "models.pyod_detectors",
     "xgbod": "models.xgbod",
 }
 

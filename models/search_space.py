@@ -81,10 +81,34 @@ def _ensemble(t: TrialLike) -> dict[str, Any]:
     return {"members": choice.split("+")}
 
 
+def _knn(t: TrialLike) -> dict[str, Any]:
+    return {"n_neighbors": t.suggest_int("knn.n_neighbors", 3, 30, log=True),
+            "method": t.suggest_categorical("knn.method", ["largest", "mean"])}
+
+
+def _lof(t: TrialLike) -> dict[str, Any]:
+    return {"n_neighbors": t.suggest_int("lof.n_neighbors", 10, 50, log=True)}
+
+
+def _hbos(t: TrialLike) -> dict[str, Any]:
+    return {"n_bins": t.suggest_int("hbos.n_bins", 5, 50, log=True)}
+
+
+def _cblof(t: TrialLike) -> dict[str, Any]:
+    return {"n_clusters": t.suggest_int("cblof.n_clusters", 4, 16)}
+
+
+def _pca(t: TrialLike) -> dict[str, Any]:
+    return {"n_components": t.suggest_float("pca.n_components", 0.5, 0.99)}
+
+
 SEARCH_SPACES: dict[str, Callable[[TrialLike], dict[str, Any]]] = {
     "gaussian": _gaussian, "gmm": _gmm, "isolation_forest": _isolation_forest,
     "ecod": _parameter_free, "copod": _parameter_free, "autoencoder": _autoencoder, "vae": _vae,
     "mlp": _mlp, "ensemble": _ensemble, "gradient_boosting": _gradient_boosting, "xgbod": _xgbod,
+    "knn": _knn, "lof": _lof, "hbos": _hbos, "cblof": _cblof, "pca": _pca,
+    # Fixed members and calibration, chosen once on the development sets: nothing to search.
+    "label_free": _parameter_free,
 }
 
 

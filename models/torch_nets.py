@@ -137,12 +137,16 @@ class TorchDetector(BaseDetector):
             torch.manual_seed(self.random_state)
             return self._build(n_features)
 
+    def _network_input(self, Z: np.ndarray) -> np.ndarray:
+        """What the network sees for scaled rows ``Z``; ``signed_log`` unless a subclass says otherwise."""
+        return signed_log(Z)
+
     def _batched(self, Z: np.ndarray, fn: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
         """Apply ``fn`` to transformed rows in blocks (bounded memory on millions of rows)."""
         parts = []
         with torch.no_grad(), torch_threads(_MAX_THREADS):
             for start in range(0, len(Z), _SCORE_BLOCK_ROWS):
-                parts.append(fn(to_tensor(signed_log(Z[start:start + _SCORE_BLOCK_ROWS]))).numpy())
+                parts.append(fn(to_tensor(self._network_input(Z[start:start + _SCORE_BLOCK_ROWS]))).numpy())
         return np.concatenate(parts).astype(np.float64) if parts else np.zeros((0,))
 
     def _save_extra(self, directory: Path) -> None:

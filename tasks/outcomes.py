@@ -1,23 +1,24 @@
 """How each scored day turned out against the labels — the demo's summary and the daily report.
 
-Pure over DataFrames, plus one reader at the edge.
+Pure over DataFrames and the typed day record, plus one reader at the edge.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
 from datetime import date
 
 import pandas as pd
+from pydantic import BaseModel
 
+from models.metrics import flag_metrics
 from tasks.layout import DataLayout
 from tasks.monitoring.oncall_page import day_status
 from tasks.parquet_io import parquet_files, read_partition
-from tasks.run_status import read_day_status
+from tasks.run_status import DayRecord, read_day_record
 
 
-@dataclass(frozen=True)
-class DayOutcome:
+class DayOutcome(BaseModel):
     day: date
     status: str
     events: int | None
@@ -29,17 +30,13 @@ class DayOutcome:
     retrain: str
 
     def as_row(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
 
 def precision_recall(flagged: pd.Series, truth: pd.Series) -> tuple[float | None, float | None]:
     """Precision and recall of boolean flags against boolean truth (None where undefined)."""
-    flagged = flagged.astype(bool)
-    truth = truth.astype(bool)
-    tp = int((flagged & truth).sum())
-    precision = tp / int(flagged.sum()) if flagged.any() else None
-    recall = tp / int(truth.sum()) if truth.any() else None
-    return precision, recall
+    precision, recall, _ = flag_metrics(truth, flagged)
+    return (None if math.isnan(precision) else precision), (None if math.isnan(recall) else recall)
 
 
 def score_vs_labels(scores: pd.DataFrame, labels: pd.DataFrame) -> tuple[float | None, float | None]:
@@ -49,20 +46,17 @@ def score_vs_labels(scores: pd.DataFrame, labels: pd.DataFrame) -> tuple[float |
     return precision_recall(merged["is_anomaly"], merged["truth"].fillna(False).astype(bool))
 
 
-def _retrain_words(status: dict) -> str:
-    retrain = status.get("retrain") or {}
-    if not retrain.get("triggered"):
+def retrain_words(record: DayRecord) -> str:
+    retrain = record.retrain
+    if retrain is None or not retrain.triggered:
         return "-"
-    if retrain.get("error"):
+    if retrain.error:
         return "yes (failed)"
-    decision = retrain.get("promotion_decision") or "?"
-    return f"yes ({decision})"
+    return f"yes ({retrain.promotion_decision or '?'})"
 
 
 def day_outcome(layout: DataLayout, day: date) -> DayOutcome:
-    status = read_day_status(layout, day)
-    validation = status.get("validation") or {}
-    drift = status.get("drift") or {}
+    record = read_day_record(layout, day)
     precision = recall = None
     users_scored = users_flagged = None
     if parquet_files(layout.scores(day)):
@@ -73,14 +67,14 @@ def day_outcome(layout: DataLayout, day: date) -> DayOutcome:
             precision, recall = score_vs_labels(scores, labels)
     return DayOutcome(
         day=day,
-        status=day_status(status),
-        events=validation.get("rows_in"),
+        status=str(day_status(record)),
+        events=record.validation.rows_in if record.validation else None,
         users_scored=users_scored,
         users_flagged=users_flagged,
         precision=precision,
         recall=recall,
-        drift_share=drift.get("drift_share"),
-        retrain=_retrain_words(status),
+        drift_share=record.drift.drift_share if record.drift else None,
+        retrain=retrain_words(record),
     )
 
 

@@ -42,6 +42,7 @@ class TrainingSettings(BaseModel):
     max_alert_rate: float = Field(0.05, gt=0, le=1, description="The alert budget: share of user-days on-call can review. Models are compared at it (recall at the budget) and a challenger whose alert rate exceeds it is never promoted.")
     parallel_trials: int = Field(1, ge=1, description="Optuna trials run at once.")
     seed: int = Field(42, description="Seed for the sweep sampler and the detectors.")
+    retrain_wait_seconds: float = Field(1800, ge=0, description="How long a retrain or promotion waits for the one running now before failing.")
 
     @field_validator("detectors", mode="before")
     @classmethod

@@ -103,3 +103,52 @@ def test_backfill_skips_completed_days_unless_forced(world):
     after = pd.read_parquet(scores)
     assert scores.stat().st_mtime_ns != written
     assert len(after) == len(before) and after["user_id"].is_unique  # replaced, not appended
+
+
+@pytest.mark.browser
+def test_on_call_follows_the_promotion_day_to_its_drift_report_and_alerts_and_back(world, artifacts_dir):
+    from chromium import headless_chromium
+    from selenium.webdriver.common.by import By
+
+    settings, _ = world
+    layout = DataLayout(settings.data_dir)
+    promotion = read_day_status(layout, PROMOTION)
+    assert promotion["retrain"]["triggered"], "runs after the end-to-end test"
+    version = promotion["retrain"]["model_version"]
+    with headless_chromium() as browser:
+        browser.get(layout.oncall_index.resolve().as_uri())
+        row = browser.find_element(By.ID, f"day-{PROMOTION}")
+        assert "retrained" in row.text and "today's alerts are inflated by this known shift" in row.text
+        assert f"retrain started; challenger v{version}" in row.text
+        assert ("learned the shift and serves from the next day" in row.text if promotion["retrain"]["promotion_decision"]
+                == "promoted" else "The gate kept the current model" in row.text)
+        first_days = browser.find_element(By.ID, f"day-{START}").text
+        assert "training window of v1" in first_days and "so not scored" in first_days
+        assert "validation stopped" in browser.find_element(By.ID, "headline").text  # the latest day with news
+        assert browser.find_elements(By.XPATH, "//*[local-name()='svg']/*[local-name()='text'][contains(., '01-0')]")  # dated chart
+        browser.save_screenshot(str(artifacts_dir / "oncall_page.png"))
+
+        row.find_element(By.LINK_TEXT, "drift report").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == f"Drift report for {PROMOTION}"
+        facts = browser.find_element(By.CSS_SELECTOR, "dl.facts").text
+        assert "model version\nv1" in facts and f"reference window\n{START}..{DAYS[TRAIN_DAYS - 1]}" in facts
+        assert f"Retrain started; challenger v{version}" in facts
+        moved = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#moved li")]
+        psi = [float(m.split("(PSI ")[1].split(")")[0]) for m in moved if "(PSI " in m]
+        assert psi == sorted(psi, reverse=True) and len(psi) <= 12
+        assert len(browser.find_elements(By.CSS_SELECTOR, ".hists svg")) >= 2
+        browser.save_screenshot(str(artifacts_dir / "drift_wrapper.png"))
+
+        browser.find_element(By.ID, "alerts-link").click()
+        assert browser.find_element(By.TAG_NAME, "h1").text == f"Alerts for {PROMOTION}"
+        assert "inflated by the shift" in browser.find_element(By.ID, "shift-banner").text
+        first_alert = browser.find_elements(By.CSS_SELECTOR, "tbody tr")[0].text
+        assert "\u00d7" in first_alert and "%" in first_alert  # severity and percentile beside the score
+        browser.save_screenshot(str(artifacts_dir / "alerts_page.png"))
+
+        browser.find_element(By.ID, "back").click()
+        assert browser.title == "shopguard on-call"
+        browser.find_element(By.ID, f"day-{PROMOTION}").find_element(By.LINK_TEXT, "alerts").click()
+        browser.find_element(By.ID, "drift-link").click()
+        browser.find_element(By.ID, "back").click()
+        assert browser.title == "shopguard on-call"

@@ -19,6 +19,7 @@ FAST_PARAMS = {
     "mlp": {"epochs": 30, "batch_size": 64},
     "isolation_forest": {"n_estimators": 50},
     "ensemble": {"member_params": {"isolation_forest": {"n_estimators": 50}}},
+    "label_free": {"member_params": {"isolation_forest": {"n_estimators": 50}}},
 }
 AUC_FLOOR = 0.9
 
@@ -54,7 +55,7 @@ def fitted(data) -> dict[str, BaseDetector]:
 
 def test_registry_covers_the_issue_list():
     assert set(detector_names()) >= {"gaussian", "gmm", "isolation_forest", "ecod", "copod", "autoencoder",
-                                     "vae", "mlp", "ensemble"}
+                                     "vae", "mlp", "ensemble", "knn", "lof", "hbos", "cblof", "pca", "label_free"}
 
 
 @pytest.mark.parametrize("name", detector_names())

@@ -6,7 +6,6 @@ test-artifacts/ so a human can see what was asserted.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,16 +14,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import headless_chromium
 from test_training_units import END, write_feature_window
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
-CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1900,1000")
-
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -62,30 +55,20 @@ def mlflow_server(tmp_path):
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which("chromedriver") or Path(CHROMEDRIVER).exists()):
-        pytest.fail("chromedriver missing: run `make browser-deps` (Debian chromium + chromium-driver)")
-    options = webdriver.ChromeOptions()
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or CHROMEDRIVER), options=options)
-    try:
+    with headless_chromium() as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harness, mlflow_server, browser,
                                                                   settings, artifacts_dir):
+    from mlflow import MlflowClient
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     from flows.train import train_flow
+    from tasks.mlflow_links import runs_table_url
     from tasks.tracking import configure_mlflow
 
     settings.mlflow_tracking_uri = mlflow_server
@@ -94,6 +77,8 @@ def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harnes
     result = train_flow(end=END, settings=settings, trials=3)
     experiment_id = configure_mlflow(settings)
 
+    experiment = MlflowClient(tracking_uri=mlflow_server).get_experiment(experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the ML view, not GenAI
     browser.get(f"{mlflow_server}/#/experiments/{experiment_id}/runs")
     wait = WebDriverWait(browser, 60)
     parent_name = "retrain 2026-01-01..2026-01-07 (manual)"
@@ -118,3 +103,9 @@ def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harnes
     assert {"trial-000", "trial-001", "trial-002"} <= {name.split()[0] for name in run_links}
     assert header and header[0].is_displayed()
     assert result.parent_run_id in browser.page_source
+
+    # the URL the demo prints: the runs table sorted by the agreed metric (the sort control names it;
+    # the UI keeps column choices in the browser's storage, not in the URL)
+    browser.get(runs_table_url(mlflow_server, experiment_id))
+    wait.until(ec.presence_of_element_located((By.XPATH, f'//a[.//text()="{parent_name}"]')))
+    assert wait.until(lambda b: "val_average_precision" in b.page_source)

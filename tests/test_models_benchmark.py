@@ -43,16 +43,18 @@ def test_every_format_loads_to_the_same_table(tables, filename):
     np.testing.assert_array_equal(y, expected_y)
 
 
-def test_benchmark_prints_table_writes_json_and_adds_auto(tables, capsys):
+def test_benchmark_prints_table_writes_json_and_adds_label_free_and_auto(tables, capsys):
     out = tables / "results" / "r.json"
     run_benchmark(tables / "t.csv", label_col="label", detectors=FAST, out=out)
     result = json.loads(out.read_text())
     names = [r["detector"] for r in result["results"]]
-    assert names[:3] == ["ecod", "gaussian", "auto"] and "reference" in names[3]
+    assert names[:4] == ["ecod", "gaussian", "label_free", "auto"] and "reference" in names[4]
+    uses_labels = {r["detector"]: r["uses_labels"] for r in result["results"]}
+    assert not uses_labels["label_free"] and not uses_labels["ecod"] and uses_labels["auto"] and uses_labels[names[4]]
     for row in result["results"]:
         assert 0.5 < row["roc_auc"] <= 1.0 and row["fit_seconds"] >= 0 and row["score_seconds"] >= 0
         assert {"average_precision", "f1"} <= set(row)
-    auto = result["results"][2]
+    auto = result["results"][3]
     assert auto["details"]["chosen"] in auto["details"]["validation_roc_auc"] or not auto["details"]["validation_roc_auc"]
     printed = capsys.readouterr().out
     assert "ROC-AUC" in printed and "auto -> " in printed

@@ -35,10 +35,12 @@ def test_table_shows_missing_values_as_dashes():
 
 
 def test_a_failed_retrain_is_not_reported_with_a_decision():
-    from tasks.monitoring.oncall_page import day_sentence
-    from tasks.outcomes import _retrain_words
+    from tasks.monitoring.oncall_page import DayStatus, day_sentence, day_status
+    from tasks.outcomes import retrain_words
+    from tasks.run_status import DayRecord
 
-    record = {"retrain": {"triggered": True, "error": "retrain deployment run ended Failed",
-                          "promotion_decision": None}}
-    assert _retrain_words(record) == "yes (failed)"
-    assert "the retrain failed: retrain deployment run ended Failed" in day_sentence(record, "retrained")
+    record = DayRecord.model_validate({"date": "2026-01-08", "retrain": {
+        "triggered": True, "error": "retrain deployment run ended Failed", "promotion_decision": None}})
+    assert retrain_words(record) == "yes (failed)"
+    assert day_status(record) == DayStatus.RETRAINED
+    assert "the retrain failed: retrain deployment run ended Failed" in day_sentence(record, DayStatus.RETRAINED)

@@ -110,9 +110,12 @@ def test_rank_alerts_orders_flagged_users_by_score():
         "reasons": ["n_views 900 (usual 12)", "", "payment_failure_rate 0.9 (usual 0)", "new_ips 4 (usual 0)"],
         "model_version": "3",
     })
-    alerts = rank_alerts(scores)
+    alerts = rank_alerts(scores, threshold=0.5)
     assert list(alerts.columns) == list(ALERT_COLUMNS)
     assert alerts["user_id"].tolist() == ["c", "a", "d"]
+    assert alerts["severity"].tolist() == pytest.approx([3.0, 1.8, 1.4])  # score / threshold
+    assert alerts["score_percentile"].tolist() == [0.75, 0.5, 0.25]  # share of the day's users below
+    assert rank_alerts(scores)["severity"].isna().all()  # no threshold known: no made-up severity
     assert alerts["rank"].tolist() == [1, 2, 3]
     assert alerts["kind_guess"].tolist() == ["card_testing", "scraper_bot", "account_takeover"]
 
@@ -147,7 +150,11 @@ def test_score_flow_writes_every_user_day_and_ranked_alerts(prefect_harness, wor
     assert alerts["anomaly_score"].is_monotonic_decreasing
     assert (alerts["model_version"] == version).all()
     assert (alerts["reasons"].str.len() > 0).all()  # flagged users always say why
-    assert {"alerts.csv", "alerts.html"} <= {p.name for p in layout.alerts(DAY).iterdir()}
+    assert "alerts.csv" in {p.name for p in layout.alerts(DAY).iterdir()}
+    assert (alerts["severity"] > 1.0).all()  # flagged means score above the threshold
+    assert alerts["score_percentile"].between(0, 1).all() and alerts["score_percentile"].is_monotonic_decreasing
+    page = (layout.reports / "alerts" / f"date={DAY}.html").read_text()
+    assert "severity (&times; threshold)" in page and "../index.html" in page
     assert read_day_status(layout, DAY)["scoring"]["model_version"] == version
 
 

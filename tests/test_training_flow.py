@@ -70,12 +70,13 @@ def test_sweep_logs_one_parent_with_nested_trials_and_registers_champion(prefect
     artifacts |= {a.path for a in client.list_artifacts(result.parent_run_id, "review")}
     for expected in ("model_card.md", "reference", "review/roc_curve.png", "review/pr_curve.png",
                      "review/score_histogram.png", "review/confusion_matrix.png", "review/recall_by_kind.png",
-                     "review/feature_importance.png", "review/threshold_table.csv"):
+                     "review/feature_importance.png", "review/threshold_table.csv", "review/kind_guess_accuracy.csv"):
         assert expected in artifacts, expected
     card = client.download_artifacts(result.parent_run_id, "model_card.md", dst_path=str(settings.data_dir))
     card_text = Path(card).read_text()
     assert "promoted" in card_text and "## Model kind" in card_text
     assert "Recall per anomaly kind at the alert budget" in card_text and "| card_testing |" in card_text
+    assert "Kind guess on the alerts page, checked against `anomaly_type` labels" in card_text
 
     inputs = client.get_run(result.parent_run_id).inputs.dataset_inputs
     assert len(inputs) == 7
@@ -149,11 +150,16 @@ def test_gate_promotes_better_refuses_worse_and_rollback_restores(prefect_harnes
     assert parent.data.tags["promotion_decision"] == "rejected" and parent.data.tags["trigger"] == "drift"
 
     # Manual rollback to the old champion, then forward again.
-    replaced = promote_version(version=int(poor_version), settings=settings, reason="rollback drill")
-    assert replaced == better.version
-    restored = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+    name = settings.registered_model_name
+    assert str(client.get_model_version_by_alias(name, "previous-champion").version) == str(poor_version)
+    assert client.get_model_version(name, better.version).description.startswith("promoted: challenger")
+    champion_now, replaced = promote_version(version=None, settings=settings, reason="rollback drill")
+    assert (champion_now, replaced) == (str(poor_version), better.version)
+    restored = client.get_model_version_by_alias(name, "champion")
     assert str(restored.version) == str(poor_version)
     assert restored.tags["promotion_decision"] == "manual" and restored.tags["promotion_reason"] == "rollback drill"
+    assert restored.description == "manual promotion: rollback drill"
+    assert str(client.get_model_version_by_alias(name, "previous-champion").version) == better.version
 
 
 def test_promote_unknown_version_fails_with_one_line(fast_settings):

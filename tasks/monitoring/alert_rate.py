@@ -9,7 +9,7 @@ import statistics
 from datetime import date, timedelta
 
 from tasks.layout import DataLayout
-from tasks.run_status import read_day_status
+from tasks.run_status import read_day_record
 
 MIN_TRAILING_DAYS = 3  # fewer scored days than this: no band, the check abstains
 RATE_FLOOR = 0.001  # a trailing median of 0 alerts would make any alert "out of band"
@@ -27,7 +27,7 @@ def trailing_alert_rates(layout: DataLayout, day: date, days: int) -> list[float
     """Alert rates that the scoring stage recorded for the ``days`` days before ``day``."""
     rates = []
     for offset in range(1, days + 1):
-        scoring = read_day_status(layout, day - timedelta(days=offset)).get("scoring") or {}
-        if scoring.get("alert_rate") is not None:
-            rates.append(float(scoring["alert_rate"]))
+        scoring = read_day_record(layout, day - timedelta(days=offset)).scoring
+        if scoring is not None:
+            rates.append(scoring.alert_rate)
     return rates

@@ -1,11 +1,12 @@
-"""One Evidently report per day: feature drift, score drift, and a data summary.
+"""One Evidently report per day (drifted-column count and a data summary) plus the PSI figures the
+pages show.
 
 The reference is the champion's training sample (``reference/features.parquet``) scored by the
 champion itself, so feature drift and score drift are measured against what the model learned
 from.
 
 Drift per column is the population stability index over the reference's deciles ("quantile_psi",
-registered with Evidently here). Behaviour features and anomaly scores are heavy-tailed: a few
+handed to Evidently as a StatTest object). Behaviour features and anomaly scores are heavy-tailed: a few
 bots with 100x the usual events move a mean-based distance (Wasserstein) or Evidently's
 equal-width-bin PSI as much as a shift of everyone, while a decile PSI barely notices 3% of
 extreme users and clearly sees the bulk move. PSI >= 0.1 is the usual "moderate shift".
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import pandas as pd
 
 from tasks.errors import DataMissingError
 from tasks.parquet_io import staged_directory
+from tasks.reports.histograms import Histogram, histogram
 from tasks.settings import MonitoringSettings
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,8 @@ log = logging.getLogger(__name__)
 SCORE_COLUMN = "anomaly_score"
 DRIFT_METHOD = "quantile_psi"
 PSI_BINS = 10
+HISTOGRAMS_FILE = "histograms.json"
+HISTOGRAM_COLUMNS = 8  # the score and the features that moved most
 # The data summary covers the score and one headline feature per behaviour: summarising all ~40
 # features costs more than the drift tests themselves and on-call reads only a few.
 SUMMARY_FEATURES = ("n_events", "n_views", "n_purchases", "spend_sum", "payment_failure_rate",
@@ -55,19 +60,20 @@ def quantile_psi(reference: pd.Series, current: pd.Series, feature_type: Any = N
     return psi, psi >= threshold
 
 
-def _register_quantile_psi() -> None:
-    """Make ``quantile_psi`` an Evidently stat test by name (idempotent; done before each report)."""
-    from evidently.legacy.calculations.stattests.registry import (
-        StatTest,
-        _registered_stat_tests,
-        register_stattest,
-    )
+@cache
+def quantile_psi_test() -> Any:
+    """``quantile_psi`` as an Evidently StatTest object, passed to metrics as their drift method.
+
+    Evidently resolves a StatTest object's implementation through ``register_stattest`` (its
+    public hook for custom tests); registering once per process keeps that idempotent.
+    """
+    from evidently.legacy.calculations.stattests import StatTest, register_stattest
     from evidently.legacy.core import ColumnType
 
-    if DRIFT_METHOD not in _registered_stat_tests:
-        register_stattest(StatTest(name=DRIFT_METHOD, display_name="PSI over reference deciles",
-                                   allowed_feature_types=[ColumnType.Numerical], default_threshold=0.1),
-                          quantile_psi)
+    test = StatTest(name=DRIFT_METHOD, display_name="PSI over reference deciles",
+                    allowed_feature_types=[ColumnType.Numerical], default_threshold=0.1)
+    register_stattest(test, quantile_psi)
+    return test
 
 
 @dataclass(frozen=True)
@@ -108,21 +114,24 @@ class ColumnDrift:
 
 def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, feature_columns: list[str],
                        monitoring: MonitoringSettings) -> Any:
-    """Run the Evidently report (current first, as Evidently 0.7 expects) and return its snapshot."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.metrics import ValueDrift
-    from evidently.presets import DataDriftPreset, DataSummaryPreset
+    """Run the Evidently report (current first, as Evidently 0.7 expects) and return its snapshot.
 
-    _register_quantile_psi()
+    The drift table (DriftedColumnsCount) and a summary of the score and headline features. Not
+    DataDriftPreset: its per-column widgets (value-vs-row-index scatter plots) made each report
+    6.7 MB; the wrapper page draws log-scale histograms of the columns that moved instead.
+    """
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount
+    from evidently.presets import DataSummaryPreset
+
     columns = [*feature_columns, SCORE_COLUMN]
     missing = [c for c in columns if c not in reference.columns]
     if missing:
         raise DataMissingError(f"drift reference lacks columns {missing[:5]} (champion trained on another feature schema?)")
     definition = DataDefinition(numerical_columns=columns)
     report = Report([
-        DataDriftPreset(columns=list(feature_columns), drift_share=monitoring.drift_share_threshold,
-                        num_method=DRIFT_METHOD, num_threshold=monitoring.column_drift_threshold),
-        ValueDrift(column=SCORE_COLUMN, method=DRIFT_METHOD, threshold=monitoring.score_drift_threshold),
+        DriftedColumnsCount(columns=list(feature_columns), drift_share=monitoring.drift_share_threshold,
+                            num_method=quantile_psi_test(), num_threshold=monitoring.column_drift_threshold),
         DataSummaryPreset(columns=[SCORE_COLUMN, *(c for c in SUMMARY_FEATURES if c in feature_columns)]),
     ], include_tests=True)
     # constant columns (e.g. no coupon use at all) make Evidently's correlations divide by zero
@@ -131,31 +140,43 @@ def build_drift_report(reference: pd.DataFrame, current: pd.DataFrame, feature_c
                           reference_data=Dataset.from_pandas(reference[columns], data_definition=definition))
 
 
-def column_drift_from_snapshot(snapshot: dict[str, Any], feature_columns: list[str]) -> ColumnDrift:
-    """Drifted features, drift share and the score-drift test from a snapshot's ``dict()``.
-
-    A column counts as drifted when its ValueDrift test failed (PSI >= threshold).
-    """
-    scores: dict[str, float] = {}
+def drifted_columns_share(snapshot: dict[str, Any]) -> tuple[int, float]:
+    """(count, share) of drifted columns, as Evidently's DriftedColumnsCount metric found them."""
     for metric in snapshot["metrics"]:
-        config = metric.get("config", {})
-        if config.get("type", "").endswith(":ValueDrift"):
-            scores[config["column"]] = float(metric["value"])
-    failed: set[str] = set()
-    for test in snapshot.get("tests", []):
-        params = test.get("metric_config", {}).get("params", {})
-        if params.get("type", "").endswith(":ValueDrift") and test.get("status") == "FAIL":
-            failed.add(params["column"])
-    drifted = [c for c in feature_columns if c in failed]
-    share = len(drifted) / len(feature_columns) if feature_columns else 0.0
-    return ColumnDrift(drifted_features=drifted, drift_share=share, score_drift=scores.get(SCORE_COLUMN, 0.0),
-                       score_drifted=SCORE_COLUMN in failed, drift_scores=scores)
+        if metric.get("metric_name", "").startswith("DriftedColumnsCount("):
+            return int(metric["value"]["count"]), float(metric["value"]["share"])
+    raise ValueError("the drift snapshot has no DriftedColumnsCount metric")
 
 
-def save_drift_report(snapshot: Any, directory: Path, summary: DriftSummary) -> Path:
-    """reports/drift/date=D/{report.html, report.json, summary.json}, swapped in atomically."""
+def column_drift(snapshot: dict[str, Any], reference: pd.DataFrame, current: pd.DataFrame,
+                 feature_columns: list[str], monitoring: MonitoringSettings) -> ColumnDrift:
+    """Drifted features (largest PSI first), the drift share and the score's PSI.
+
+    The share is Evidently's; the per-column PSI values are the same ``quantile_psi`` the report
+    ran (its metric keeps only the count), so a column is drifted exactly when Evidently said so.
+    """
+    _, share = drifted_columns_share(snapshot)
+    scores = {c: quantile_psi(reference[c], current[c])[0] for c in [*feature_columns, SCORE_COLUMN]}
+    drifted = sorted((c for c in feature_columns if scores[c] >= monitoring.column_drift_threshold),
+                     key=lambda c: -scores[c])
+    score_drift = scores.pop(SCORE_COLUMN)
+    return ColumnDrift(drifted_features=drifted, drift_share=share, score_drift=score_drift,
+                       score_drifted=score_drift >= monitoring.score_drift_threshold,
+                       drift_scores={c: round(v, 4) for c, v in scores.items()})
+
+
+def drift_histograms(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]) -> list[Histogram]:
+    return [histogram(c, reference[c], current[c]) for c in columns]
+
+
+def save_drift_report(snapshot: Any, directory: Path, summary: DriftSummary, histograms: list[Histogram]) -> Path:
+    """reports/drift/date=D/{report.html, report.json, summary.json, histograms.json}, swapped in atomically.
+
+    The wrapper page (index.html) is rendered beside them by the pages stage.
+    """
     with staged_directory(directory) as tmp:
         snapshot.save_html(str(tmp / "report.html"))
         snapshot.save_json(str(tmp / "report.json"))
         (tmp / "summary.json").write_text(json.dumps(summary.to_record(), indent=2), encoding="utf-8")
+        (tmp / HISTOGRAMS_FILE).write_text(json.dumps([h.model_dump() for h in histograms]), encoding="utf-8")
     return directory

@@ -1,28 +1,21 @@
 """Starting a drift retrain: through the Prefect deployment when one is served, else in-process.
 
-Both paths run at most one retrain at a time: the deployment has ``concurrency_limit=1`` and the
-in-process path holds a lock file under the data root's state folder.
+Both paths run at most one retrain at a time: the train flow itself holds the retrain guard
+(tasks.registry.retrain_guard), whichever way it was started.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from tasks.errors import ShopguardError
-from tasks.layout import DataLayout
+from tasks.errors import ShopguardError, first_line
+from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class RetrainBusy(ShopguardError):
-    """Another retrain holds the lock."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,11 @@ def retrain_idempotency_key(day: date) -> str:
 
 
 def deployment_available(settings: Settings, deployment_name: str) -> bool:
-    """True when a Prefect server is configured and has the retrain deployment registered."""
+    """True when the configured Prefect server has the retrain deployment, False when it has not.
+
+    A server that is configured but fails to answer raises (one line naming it): falling back to
+    an in-process retrain would hide the outage and let a second retrain start beside the served one.
+    """
     if not settings.prefect_api_url:
         return False
     from prefect.client.orchestration import get_client
@@ -56,9 +53,9 @@ def deployment_available(settings: Settings, deployment_name: str) -> bool:
             client.read_deployment_by_name(deployment_name)
     except ObjectNotFound:
         return False
-    except Exception as exc:  # server down or unreachable: fall back to in-process
-        log.warning("Prefect server %s not usable (%s); retraining in-process", settings.prefect_api_url, exc)
-        return False
+    except Exception as exc:  # httpx / Prefect errors: which one does not change what on-call does
+        raise ShopguardError(f"Prefect server {settings.prefect_api_url} did not answer for deployment "
+                             f"{deployment_name}: {type(exc).__name__}: {first_line(exc)}") from exc
     return True
 
 
@@ -72,33 +69,21 @@ def run_retrain_deployment(deployment_name: str, day: date, parameters: dict[str
     return flow_run
 
 
-@contextmanager
-def retrain_lock(layout: DataLayout) -> Iterator[None]:
-    """Concurrency 1 for in-process retrains: an exclusive lock file, removed on exit."""
-    layout.state.mkdir(parents=True, exist_ok=True)
-    path = layout.state / "retrain.lock"
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        raise RetrainBusy(f"another retrain is running (lock {path}); remove it if that process is gone") from None
-    try:
-        os.write(fd, str(os.getpid()).encode())
-        os.close(fd)
-        yield
-    finally:
-        path.unlink(missing_ok=True)
+def retrain_model_version(settings: Settings, flow_run_id: str) -> dict[str, str | None] | None:
+    """The version the retrain flow run ``flow_run_id`` registered, with its promotion tags.
 
-
-def newest_model_version(settings: Settings) -> dict[str, str | None] | None:
-    """The most recently registered version with its promotion tags (None when there is none)."""
+    Looked up by that run's own tag, never "the newest version": another retrain may have
+    registered one since (None when this run registered nothing).
+    """
     from tasks.tracking import mlflow_client
 
     client = mlflow_client(settings)
-    versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
+    versions = client.search_model_versions(
+        f"name='{settings.registered_model_name}' and tags.{FLOW_RUN_TAG} = '{flow_run_id}'")
     if not versions:
         return None
-    newest = max(versions, key=lambda v: int(v.version))
-    tags = dict(newest.tags or {})
-    return {"version": str(newest.version), "run_id": newest.run_id or tags.get("run_id"),
+    version = versions[0]
+    tags = dict(version.tags or {})
+    return {"version": str(version.version), "run_id": version.run_id or tags.get("run_id"),
             "promotion_decision": tags.get("promotion_decision"), "promotion_reason": tags.get("promotion_reason"),
             "trigger": tags.get("trigger")}

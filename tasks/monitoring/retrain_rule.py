@@ -8,7 +8,8 @@ The rule (quoted in the README):
          champion's training reference; OR
       2. alert rate: the share of flagged users is outside [median / band, median * band] of the
          ``alert_rate_trailing_days`` trailing days (skipped with fewer than 3 such days);
-    AND no drift retrain ran within ``retrain_cooldown_days`` days of it (cooldown).
+    AND no drift retrain ran for a day within ``retrain_cooldown_days`` days of it, before or
+    after (cooldown; every such day is kept, so backfilling older days never weakens it).
     Score drift (the champion's score distribution against its scores on the reference, PSI >=
     ``score_drift_threshold``) is reported and named as a reason, but does not start a retrain
     on its own: a detector's scores move with ordinary weekly rhythm and with the history
@@ -19,10 +20,13 @@ The rule (quoted in the README):
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from tasks.layout import DataLayout
+from tasks.locks import file_lock
 from tasks.monitoring.drift import DriftSummary
 from tasks.parquet_io import write_text_atomic
 from tasks.settings import MonitoringSettings
@@ -51,32 +55,40 @@ def drift_reasons(summary: DriftSummary, monitoring: MonitoringSettings) -> list
     return reasons
 
 
-def decide_retrain(summary: DriftSummary, day: date, last_drift_retrain: date | None,
+def decide_retrain(summary: DriftSummary, day: date, retrain_days: Iterable[date],
                    monitoring: MonitoringSettings) -> RetrainDecision:
-    """Apply the rule in this module's docstring. Pure: the cooldown state is passed in."""
+    """Apply the rule in this module's docstring. Pure: the cooldown state (every day a drift
+    retrain succeeded for) is passed in, so the nearest one counts whatever order days run in."""
     reasons = drift_reasons(summary, monitoring)
     if not reasons:
         return RetrainDecision(retrain=False, reasons=["no drift"])
-    if last_drift_retrain is not None:
-        if last_drift_retrain == day:
-            return RetrainDecision(False, [*reasons, f"a drift retrain already ran for {day}"], True, True)
-        gap = abs((day - last_drift_retrain).days)
+    days = set(retrain_days)
+    if day in days:
+        return RetrainDecision(False, [*reasons, f"a drift retrain already ran for {day}"], True, True)
+    nearest = min(days, key=lambda d: abs((day - d).days), default=None)
+    if nearest is not None:
+        gap = abs((day - nearest).days)
         if gap < monitoring.retrain_cooldown_days:
-            return RetrainDecision(False, [*reasons, f"cooldown: last drift retrain was for {last_drift_retrain} "
-                                           f"({gap} d ago, cooldown {monitoring.retrain_cooldown_days} d)"], True, True)
+            return RetrainDecision(False, [*reasons, f"cooldown: a drift retrain ran for {nearest} "
+                                           f"({gap} d away, cooldown {monitoring.retrain_cooldown_days} d)"], True, True)
     return RetrainDecision(retrain=True, reasons=reasons, drift_detected=True)
 
 
-def _cooldown_path(layout: DataLayout):
-    return layout.state / "drift_retrain.json"
+def _cooldown_path(layout: DataLayout) -> Path:
+    return layout.state / "drift_retrains.json"
 
 
-def last_drift_retrain(layout: DataLayout) -> date | None:
+def drift_retrain_days(layout: DataLayout) -> list[date]:
+    """Every day a drift retrain finished for (the cooldown keeps them all, not just the last)."""
     path = _cooldown_path(layout)
     if not path.exists():
-        return None
-    return date.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["last_drift_retrain"])
+        return []
+    return sorted(date.fromisoformat(d) for d in json.loads(path.read_text(encoding="utf-8"))["drift_retrains"])
 
 
 def record_drift_retrain(layout: DataLayout, day: date) -> None:
-    write_text_atomic(_cooldown_path(layout), json.dumps({"last_drift_retrain": day.isoformat()}))
+    """Add ``day`` once its retrain finished: a crashed retrain is retried when the day reruns."""
+    path = _cooldown_path(layout)
+    with file_lock(path.with_name(f".{path.name}.lock"), 60, "another day is recording its drift retrain"):
+        days = sorted({*drift_retrain_days(layout), day})
+        write_text_atomic(path, json.dumps({"drift_retrains": [d.isoformat() for d in days]}))

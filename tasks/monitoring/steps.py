@@ -14,15 +14,18 @@ from tasks.errors import ShopguardError
 from tasks.layout import DataLayout
 from tasks.monitoring.alert_rate import alert_rate_band, trailing_alert_rates
 from tasks.monitoring.drift import (
+    HISTOGRAM_COLUMNS,
     SCORE_COLUMN,
     DriftSummary,
     build_drift_report,
-    column_drift_from_snapshot,
+    column_drift,
+    drift_histograms,
     save_drift_report,
 )
 from tasks.monitoring.oncall_page import build_day_row, day_markdown, write_oncall_page
 from tasks.registry.inputs import signature_inputs
-from tasks.run_status import read_day_status
+from tasks.reports.day_pages import write_day_pages
+from tasks.run_status import read_day_record
 from tasks.scoring.champion import Champion
 from tasks.settings import Settings
 
@@ -44,7 +47,9 @@ def drift_report(day: date, settings: Settings, champion: Champion, reference: p
     reference[SCORE_COLUMN] = champion.model.predict(signature_inputs(champion.model, reference))["anomaly_score"].to_numpy()
     current = features.merge(scores[["user_id", SCORE_COLUMN, "is_anomaly"]], on="user_id", how="inner")
     snapshot = build_drift_report(reference, current, feature_columns, settings.monitoring)
-    columns = column_drift_from_snapshot(snapshot.dict(), feature_columns)
+    columns = column_drift(snapshot.dict(), reference, current, feature_columns, settings.monitoring)
+    most_moved = sorted(feature_columns, key=lambda c: -columns.drift_scores[c])[:HISTOGRAM_COLUMNS - 1]
+    histograms = drift_histograms(reference, current, [SCORE_COLUMN, *most_moved])
     trailing = trailing_alert_rates(layout, day, settings.monitoring.alert_rate_trailing_days)
     band = alert_rate_band(trailing, settings.monitoring.alert_rate_band)
     summary = DriftSummary(
@@ -54,16 +59,18 @@ def drift_report(day: date, settings: Settings, champion: Champion, reference: p
         trailing_alert_rate=statistics.median(trailing) if trailing else None,
         alert_rate_band=band, drift_scores=columns.drift_scores,
     )
-    save_drift_report(snapshot, layout.drift_report(day), summary)
+    save_drift_report(snapshot, layout.drift_report(day), summary, histograms)
     return summary
 
 
 @task(name="oncall-page", cache_policy=NO_CACHE)
 def publish_oncall(day: date, settings: Settings) -> str:
-    """Rebuild reports/index.html and attach the day's summary to the flow run as markdown."""
+    """Render the day's alerts and drift pages, rebuild reports/index.html, and attach the day's
+    summary to the flow run as markdown."""
     layout = DataLayout(settings.data_dir)
+    write_day_pages(layout, read_day_record(layout, day))
     write_oncall_page(layout, settings.tracking_uri)
-    row = build_day_row(layout, read_day_status(layout, day), settings.tracking_uri)
+    row = build_day_row(layout, read_day_record(layout, day), settings.tracking_uri)
     create_markdown_artifact(markdown=day_markdown(row), key=f"oncall-{day.isoformat()}",
                              description=f"shopguard on-call summary for {day}")
-    return row.status
+    return str(row.status)

@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
-from tasks.errors import ShopguardError
-from tasks.registry.contract import CHALLENGER, CHAMPION
+from tasks.errors import ShopguardError, first_line
+from tasks.registry.contract import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from tasks.registry.inputs import signature_inputs
+from tasks.scoring.champion import ChampionIncompatible, load_version_model
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
@@ -93,19 +94,26 @@ def score_champion(settings: Settings, version: ModelVersion, features: pd.DataF
                    k: int, budget_rate: float) -> tuple[GateScore | None, str | None]:
     """Load the champion from the registry and score it on the challenger's held-out window.
 
-    Returns (score, None), or (None, why) when the champion cannot score these features.
+    Returns (score, None), or (None, why) when the champion genuinely cannot score these features
+    (its code refuses its files, or the features no longer fit it). A champion whose files cannot
+    be fetched right now raises (one line): the gate must not promote because of an outage.
     """
-    uri = f"models:/{settings.registered_model_name}/{version.version}"
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        model = load_version_model(settings, version)
+    except ChampionIncompatible as exc:
+        return None, str(exc)
+    except ShopguardError as exc:
+        raise ShopguardError(f"promotion gate not run: champion version {version.version} is unavailable "
+                             f"({exc}); the old champion keeps serving") from exc
+    try:
         threshold = _served_threshold(model)
         out = model.predict(signature_inputs(model, features))
-    except (MlflowException, ValueError, KeyError, OSError) as exc:
-        return None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    except (MlflowException, ValueError, KeyError) as exc:
+        return None, f"{type(exc).__name__}: {first_line(exc)}"
     return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k, budget_rate), None
 
 
-def _served_threshold(model: mlflow.pyfunc.PyFuncModel) -> float:
+def _served_threshold(model: Any) -> float:  # an mlflow.pyfunc.PyFuncModel
     return float(model.unwrap_python_model().detector.threshold_)
 
 
@@ -118,45 +126,80 @@ def current_champion(client: MlflowClient, model_name: str) -> ModelVersion | No
 
 def decision_tags(decision: Decision, objective_name: str) -> dict[str, str]:
     return {
-        "promotion_decision": decision.label,
         "promotion_reason": decision.reason,
         "challenger_score": _fmt(decision.challenger_score),
         "champion_score": _fmt(decision.champion_score),
         "gate_objective": objective_name,
+        "promotion_decision": decision.label,
     }
+
+
+def _move_aliases(client: MlflowClient, name: str, version: str, promote: bool,
+                  previous_champion: str | None) -> None:
+    """The last step of a decision: challenger, then previous-champion, then champion itself.
+
+    Called only after the decision is recorded, so a failure before it leaves the old champion
+    serving. Champion moves last: a crash between two moves leaves previous-champion on the
+    still-serving champion (a harmless no-op rollback), never a champion without its record.
+    """
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    if not promote:
+        return
+    if previous_champion is not None and previous_champion != version:
+        client.set_registered_model_alias(name, PREVIOUS_CHAMPION, previous_champion)
+    client.set_registered_model_alias(name, CHAMPION, version)
+
+
+def _record_tags(client: MlflowClient, name: str, version: str, tags: dict[str, str], description: str,
+                 run_id: str | None = None) -> None:
+    """Details and description first, ``promotion_decision`` last: a half-written record has none."""
+    client.update_model_version(name, version, description=description)
+    ordered = sorted(tags.items(), key=lambda item: item[0] == "promotion_decision")
+    for key, value in ordered:
+        client.set_model_version_tag(name, version, key, value)
+        if run_id is not None:
+            client.set_tag(run_id, key, value)
 
 
 def record_decision(settings: Settings, version: str, decision: Decision, parent_run_id: str,
                     objective_name: str, previous_champion: str | None) -> None:
-    """Point ``challenger`` at ``version`` (and ``champion`` if promoted); tag the version and the run."""
+    """Tag the version and the run with the decision, describe it, and only then move the aliases."""
     client = mlflow_client(settings)
     name = settings.registered_model_name
-    client.set_registered_model_alias(name, CHALLENGER, version)
     tags = decision_tags(decision, objective_name)
     if previous_champion is not None:
         tags["previous_champion"] = previous_champion
-    if decision.promote:
-        client.set_registered_model_alias(name, CHAMPION, version)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-        client.set_tag(parent_run_id, key, value)
+    _record_tags(client, name, version, tags, f"{decision.label}: {decision.reason}", parent_run_id)
+    _move_aliases(client, name, version, decision.promote, previous_champion)
     log.info("version %s %s: %s", version, decision.label, decision.reason)
 
 
-def promote_manually(settings: Settings, version: str, reason: str) -> str | None:
-    """Make ``version`` the champion regardless of the gate; returns the version it replaced."""
+def promote_manually(settings: Settings, version: str | None, reason: str) -> tuple[str, str | None]:
+    """Make ``version`` the champion regardless of the gate (``None``: roll back to previous-champion).
+
+    Returns (the new champion, the version it replaced). The caller holds the retrain guard.
+    """
     client = mlflow_client(settings)
     name = settings.registered_model_name
+    if version is None:
+        try:
+            version = str(client.get_model_version_by_alias(name, PREVIOUS_CHAMPION).version)
+        except MlflowException:
+            raise ShopguardError(f"model {name} has no {PREVIOUS_CHAMPION!r} alias in {settings.tracking_uri}: "
+                                 f"nothing to roll back to (promote --version N instead)") from None
     try:
         client.get_model_version(name, version)
     except MlflowException:
         raise ShopguardError(f"model {name} has no version {version} in {settings.tracking_uri}") from None
     previous = current_champion(client, name)
-    client.set_registered_model_alias(name, CHAMPION, version)
-    tags = {"promotion_decision": "manual", "promotion_reason": reason}
-    if previous is not None:
-        tags["previous_champion"] = str(previous.version)
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
-    log.info("version %s is now champion (was %s): %s", version, previous.version if previous else "none", reason)
-    return str(previous.version) if previous is not None else None
+    previous_version = str(previous.version) if previous is not None else None
+    tags = {"promotion_reason": reason, "promotion_decision": "manual"}
+    if previous_version is not None:
+        tags["previous_champion"] = previous_version
+    _record_tags(client, name, version, tags, f"manual promotion: {reason}")
+    if previous_version != version:
+        if previous_version is not None:
+            client.set_registered_model_alias(name, PREVIOUS_CHAMPION, previous_version)
+        client.set_registered_model_alias(name, CHAMPION, version)
+    log.info("version %s is now champion (was %s): %s", version, previous_version or "none", reason)
+    return version, previous_version

@@ -14,7 +14,6 @@ from prefect import task
 from tasks.errors import DataMissingError
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, read_partition, staged_directory
-from tasks.scoring.scoring import alerts_html
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +43,11 @@ def write_day_scores(layout: DataLayout, day: date, scores: pd.DataFrame) -> Pat
     return _write_dir_atomic(layout.scores(day), {"part-0.parquet": pa.Table.from_pandas(scores, preserve_index=False)})
 
 
-def write_day_alerts(layout: DataLayout, day: date, alerts: pd.DataFrame, model_version: str) -> Path:
-    """alerts/date=D: the ranked Parquet plus a CSV and a small HTML page for on-call."""
+def write_day_alerts(layout: DataLayout, day: date, alerts: pd.DataFrame) -> Path:
+    """alerts/date=D: the ranked Parquet plus a CSV (the HTML page is rendered into reports/alerts/)."""
     return _write_dir_atomic(layout.alerts(day), {
         "part-0.parquet": pa.Table.from_pandas(alerts, preserve_index=False),
         "alerts.csv": alerts.to_csv(index=False),
-        "alerts.html": alerts_html(alerts, day.isoformat(), model_version),
     })
 
 

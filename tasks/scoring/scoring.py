@@ -14,7 +14,8 @@ from tasks.scoring.kinds import guess_kind
 MODEL_OUTPUT_COLUMNS = ("anomaly_score", "is_anomaly", "top_features", "reasons")
 KEY_COLUMNS = ("user_id", "date")
 SCORE_COLUMNS = (*KEY_COLUMNS, *MODEL_OUTPUT_COLUMNS, "model_version")
-ALERT_COLUMNS = ("rank", *KEY_COLUMNS, "anomaly_score", "kind_guess", "top_features", "reasons", "model_version")
+ALERT_COLUMNS = ("rank", *KEY_COLUMNS, "anomaly_score", "severity", "score_percentile", "kind_guess", "top_features",
+                 "reasons", "model_version")
 
 
 class ModelOutputError(ShopguardError):
@@ -46,33 +47,26 @@ def score_features(model: Any, features: pd.DataFrame, model_version: str) -> pd
     return scores
 
 
-def rank_alerts(scores: pd.DataFrame) -> pd.DataFrame:
-    """Flagged user-days, most anomalous first, with a rank and a guess of the anomaly kind."""
-    flagged = scores[scores["is_anomaly"]].sort_values(["anomaly_score", "user_id"], ascending=[False, True])
+def served_threshold(model: Any) -> float | None:
+    """The served detector's fitted threshold (None for a model that is not shopguard's pyfunc)."""
+    detector = getattr(model.unwrap_python_model(), "detector", None)
+    threshold = getattr(detector, "threshold_", None)
+    return None if threshold is None else float(threshold)
+
+
+def rank_alerts(scores: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
+    """Flagged user-days, most anomalous first, with a rank, a normalised severity and a kind guess.
+
+    ``severity`` is score / threshold (above 1 is flagged; None without a positive threshold) and
+    ``score_percentile`` the share of the day's user-days scoring lower, both comparable across
+    models whose raw scores are not.
+    """
+    percentile = (scores["anomaly_score"].rank(method="min") - 1) / max(len(scores), 1)
+    flagged = scores.assign(score_percentile=percentile)[scores["is_anomaly"]]
+    flagged = flagged.sort_values(["anomaly_score", "user_id"], ascending=[False, True])
     alerts = flagged.reset_index(drop=True).copy()
     alerts["rank"] = np.arange(1, len(alerts) + 1, dtype="int64")
+    positive = threshold is not None and threshold > 0
+    alerts["severity"] = alerts["anomaly_score"] / threshold if positive else np.nan
     alerts["kind_guess"] = [guess_kind(t) for t in alerts["top_features"]]
     return alerts[list(ALERT_COLUMNS)]
-
-
-def alerts_html(alerts: pd.DataFrame, day: str, model_version: str) -> str:
-    """A small standalone page of the day's alerts for on-call (linked from reports/index.html)."""
-    from html import escape
-
-    rows = "\n".join(
-        f"<tr><td>{r.rank}</td><td>{escape(str(r.user_id))}</td><td>{r.anomaly_score:.3f}</td>"
-        f"<td>{escape(r.kind_guess.replace('_', ' '))}</td><td>{escape(r.reasons)}</td></tr>"
-        for r in alerts.itertuples(index=False)
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>shopguard alerts {day}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}}</style></head>
-<body><h1>Alerts for {day}</h1>
-<p>{len(alerts)} flagged users, most anomalous first. Scored by model version {escape(model_version)}.
-The kind is a guess from the top features; each reason compares the user's value with the usual value among users in training.</p>
-<table><thead><tr><th>#</th><th>user</th><th>score</th><th>likely kind</th><th>why</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table></body></html>
-"""

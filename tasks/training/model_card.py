@@ -67,7 +67,8 @@ def _budget_rows(metrics: dict[str, float], budget_rate: float) -> list[str]:
 
 
 def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, importance: pd.DataFrame,
-                      by_kind: pd.DataFrame | None, best_by_kind: dict[str, TrialResult] | None = None) -> str:
+                      by_kind: pd.DataFrame | None, best_by_kind: dict[str, TrialResult] | None = None,
+                      kind_guess: pd.DataFrame | None = None) -> str:
     w = data.window
     lines = [
         f"# shopguard-detector: {best.detector_name} trained on {w.label}",
@@ -105,6 +106,10 @@ def render_model_card(best: TrialResult, data: WindowData, ctx: CardContext, imp
     ]
     if by_kind is not None and len(by_kind):
         lines += ["## Recall per anomaly kind at the served threshold", *_table(by_kind), ""]
+    if kind_guess is not None and len(kind_guess):
+        lines += ["## Kind guess on the alerts page, checked against `anomaly_type` labels",
+                  "Alerted held-out users of each labelled kind, and how often the alerts page's guess named it.",
+                  *_table(kind_guess), ""]
     lines += ["## Top features behind high scores", *_table(importance.head(10)), "",
               "## Promotion", ctx.promotion, "",
               "## Limitations",

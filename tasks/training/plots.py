@@ -10,7 +10,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import auc, confusion_matrix, precision_recall_curve, roc_curve  # noqa: E402
+from sklearn.metrics import (  # noqa: E402
+    ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
+    RocCurveDisplay,
+)
+
+from models.metrics import flag_metrics  # noqa: E402
+from tasks.scoring.kinds import guess_kind  # noqa: E402
 
 THRESHOLD_PERCENTILES = (90.0, 95.0, 97.5, 99.0, 99.5, 99.9)
 
@@ -26,20 +33,15 @@ def close(figure: Figure) -> None:
 
 
 def roc_figure(y: np.ndarray, scores: np.ndarray) -> Figure:
-    fpr, tpr, _ = roc_curve(y, scores)
-    fig, ax = _figure(f"ROC on held-out days (AUC {auc(fpr, tpr):.3f})")
-    ax.plot(fpr, tpr, lw=2)
-    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate")
+    fig, ax = _figure("ROC on held-out days")
+    RocCurveDisplay.from_predictions(y, scores, ax=ax, name="detector", plot_chance_level=True)
     return fig
 
 
 def pr_figure(y: np.ndarray, scores: np.ndarray) -> Figure:
-    precision, recall, _ = precision_recall_curve(y, scores)
     fig, ax = _figure(f"Precision-recall on held-out days (base rate {y.mean():.2%})")
-    ax.plot(recall, precision, lw=2)
-    ax.axhline(y.mean(), ls="--", color="grey", lw=1)
-    ax.set(xlabel="recall", ylabel="precision", ylim=(0, 1.02))
+    PrecisionRecallDisplay.from_predictions(y, scores, ax=ax, name="detector", plot_chance_level=True)
+    ax.set(ylim=(0, 1.02))
     return fig
 
 
@@ -58,14 +60,12 @@ def score_histogram(scores: np.ndarray, threshold: float, y: np.ndarray | None =
 
 
 def confusion_figure(y: np.ndarray, flagged: np.ndarray) -> Figure:
-    matrix = confusion_matrix(y, flagged, labels=[False, True])
     fig, ax = _figure("Confusion matrix at the fitted threshold")
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, f"{count}", ha="center", va="center", fontsize=14,
-                color="white" if count > matrix.max() / 2 else "black")
-    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["not alerted", "alerted"],
-           yticklabels=["normal", "anomalous"], xlabel="model", ylabel="label")
+    display = ConfusionMatrixDisplay.from_predictions(
+        np.asarray(y).astype(bool), np.asarray(flagged).astype(bool), labels=[False, True], ax=ax, cmap="Blues",
+        colorbar=False)
+    display.ax_.set(xticklabels=["not alerted", "alerted"], yticklabels=["normal", "anomalous"],
+                    xlabel="model", ylabel="label")
     return fig
 
 
@@ -75,6 +75,19 @@ def recall_by_kind(kinds: pd.Series, flagged: np.ndarray) -> pd.DataFrame:
     table = frame.groupby("kind").agg(users=("alerted", "size"), alerted=("alerted", "sum"))
     table["recall"] = table["alerted"] / table["users"]
     return table.sort_values("recall").reset_index()
+
+
+def kind_guess_accuracy(kinds: pd.Series, top_features: pd.Series) -> pd.DataFrame:
+    """Per labelled anomaly kind among alerted users: how often on-call's kind guess names it.
+
+    ``top_features`` is the served explanation of each alerted row (";"-joined, most first).
+    """
+    frame = pd.DataFrame({"kind": kinds.astype("string").to_numpy(),
+                          "guess": [guess_kind(t) for t in top_features]}).dropna(subset=["kind"])
+    frame["right"] = frame["kind"] == frame["guess"]
+    table = frame.groupby("kind").agg(alerted=("right", "size"), guessed_right=("right", "sum"))
+    table["accuracy"] = table["guessed_right"] / table["alerted"]
+    return table.sort_values("accuracy").reset_index()
 
 
 def recall_by_kind_figure(table: pd.DataFrame) -> Figure:
@@ -95,9 +108,7 @@ def threshold_table(scores: np.ndarray, y: np.ndarray | None, fitted_threshold: 
         flagged = scores > cut
         row = {"cutoff": name, "threshold": cut, "alerts": int(flagged.sum()), "alert_rate": float(flagged.mean())}
         if y is not None:
-            hits = int((flagged & y).sum())
-            row["precision"] = hits / flagged.sum() if flagged.sum() else float("nan")
-            row["recall"] = hits / y.sum() if y.sum() else float("nan")
+            row["precision"], row["recall"], _ = flag_metrics(y, flagged)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -9,6 +9,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
+from tasks.registry.serving import score_with_reasons
 from tasks.training import plots
 from tasks.training.objective import TrialResult
 from tasks.training.window import WindowData
@@ -29,6 +30,10 @@ class Review:
     def by_kind(self) -> pd.DataFrame | None:
         return self.tables.get("recall_by_kind")
 
+    @property
+    def kind_guess(self) -> pd.DataFrame | None:
+        return self.tables.get("kind_guess_accuracy")
+
 
 def build_review(best: TrialResult, data: WindowData) -> Review:
     """Curves, histograms, confusion matrix, recall per kind, threshold table and importance."""
@@ -48,6 +53,11 @@ def build_review(best: TrialResult, data: WindowData) -> Review:
         if len(by_kind):
             review.tables["recall_by_kind"] = by_kind
             review.figures["recall_by_kind.png"] = plots.recall_by_kind_figure(by_kind)
+        alerted = data.validation[flagged & y]
+        if len(alerted):  # explain as serving does, then check the kind guess against the label
+            served = score_with_reasons(detector, alerted[data.feature_names])
+            review.tables["kind_guess_accuracy"] = plots.kind_guess_accuracy(alerted["anomaly_type"],
+                                                                             served["top_features"])
     top_rows = np.argsort(-scores, kind="stable")[:EXPLAINED_ROWS]
     contributions = detector.feature_contributions(rows.iloc[top_rows][data.feature_names])
     review.tables["feature_importance"] = plots.feature_importance(contributions, data.feature_names)

@@ -17,6 +17,7 @@ from typing import Any
 import mlflow.data
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Dataset as DatasetEntity
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT, MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NOTE
 
@@ -95,7 +96,8 @@ def log_dataset_inputs(client: MlflowClient, run_id: str, data: WindowData) -> N
             warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
             dataset = mlflow.data.from_pandas(day_rows, source=str(files[0].parent),
                                               name=f"features date={day.isoformat()}", digest=partition_digest(files))
-        inputs.append(DatasetInput(dataset=dataset._to_mlflow_entity(),
+        # the public entity from the dataset's public dict (name, digest, source, schema, profile)
+        inputs.append(DatasetInput(dataset=DatasetEntity(**dataset.to_dict()),
                                    tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
     if inputs:
         client.log_inputs(run_id, datasets=inputs)

@@ -1,6 +1,7 @@
 """Thin Prefect tasks of the train flow. Each wraps helpers from this package or tasks.registry.
 
-Retries only where IO can fail transiently (reading partitions, the tracking store). Caching is
+Retries only for reading partitions: MLflow's client already retries its HTTP calls within a
+bounded time (tasks.tracking.HTTP_LIMITS), and task retries on top multiplied an outage's wait. Caching is
 off: the inputs are DataFrames and live MLflow runs, and a retrain must really rerun.
 """
 
@@ -37,7 +38,7 @@ from tasks.training.window import TrainingWindow, WindowData, load_window
 log = logging.getLogger(__name__)
 
 
-@task(name="configure-mlflow", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="configure-mlflow", cache_policy=NO_CACHE)
 def configure_tracking(settings: Settings) -> str:
     return configure_mlflow(settings)
 
@@ -47,7 +48,7 @@ def load_training_window(settings: Settings, window: TrainingWindow, feature_nam
     return load_window(DataLayout(settings.data_dir), window, feature_names)
 
 
-@task(name="start-parent-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="start-parent-run", cache_policy=NO_CACHE)
 def start_parent_run(settings: Settings, experiment_id: str, data: WindowData, trigger: str,
                      tags: dict[str, str]) -> str:
     """Create the retrain's parent run with its lineage (dataset inputs) and drift reference."""
@@ -85,7 +86,7 @@ def sweep_detectors(settings: Settings, experiment_id: str, parent_run_id: str, 
     return outcome
 
 
-@task(name="log-reviewer-artifacts", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="log-reviewer-artifacts", cache_policy=NO_CACHE)
 def log_reviewer_artifacts(settings: Settings, parent_run_id: str, best: TrialResult, data: WindowData) -> Review:
     review = build_review(best, data)
     log_review(mlflow_client(settings), parent_run_id, review)
@@ -107,7 +108,7 @@ def register_challenger(settings: Settings, parent_run_id: str, best: TrialResul
     return version
 
 
-@task(name="promotion-gate", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="promotion-gate", cache_policy=NO_CACHE)
 def promotion_gate(settings: Settings, version: ModelVersion, best: TrialResult, data: WindowData,
                    parent_run_id: str, objective_name: str) -> Decision:
     """Score challenger and champion on the same held-out rows, decide, and record the decision."""
@@ -127,13 +128,14 @@ def promotion_gate(settings: Settings, version: ModelVersion, best: TrialResult,
     return decision
 
 
-@task(name="log-model-card", retries=1, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="log-model-card", cache_policy=NO_CACHE)
 def log_model_card(settings: Settings, parent_run_id: str, outcome: SweepOutcome, data: WindowData,
                    review: Review, ctx: CardContext) -> None:
-    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind, outcome.best_by_kind)
+    card = render_model_card(outcome.best, data, ctx, review.importance, review.by_kind, outcome.best_by_kind,
+                             review.kind_guess)
     mlflow_client(settings).log_text(parent_run_id, card, "model_card.md")
 
 
-@task(name="finish-parent-run", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+@task(name="finish-parent-run", cache_policy=NO_CACHE)
 def finish_parent_run(settings: Settings, parent_run_id: str, status: str) -> None:
     mlflow_client(settings).set_terminated(parent_run_id, status=status)

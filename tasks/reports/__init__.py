@@ -1,0 +1,1 @@
+"""The on-call's HTML pages, rendered from Jinja2 templates in ``templates/``."""

@@ -35,16 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000, help="events for the single streamed day")
     parser.add_argument("--skip-world", action="store_true", help="only run the streamed day")
+    parser.add_argument("--difficulty", choices=["easy", "realistic", "hard"], default="realistic",
+                        help="world difficulty (default realistic, as `generate`)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     lines = []
     with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
         if not args.skip_world:
-            config = WorldConfig(start=date(2026, 1, 1), days=14, users=5000, seed=7, promotion_day=date(2026, 1, 10))
+            config = WorldConfig(start=date(2026, 1, 1), days=14, users=5000, seed=7, promotion_day=date(2026, 1, 10),
+                                 difficulty=args.difficulty)
             seconds, events, parts = timed_world(Path(tmp) / "world", config)
-            lines.append(f"world 5000 users x 14 days: {events:,} events in {seconds:.1f} s "
+            lines.append(f"{args.difficulty} world 5000 users x 14 days: {events:,} events in {seconds:.1f} s "
                          f"({events / seconds:,.0f} events/s)")
-        config = WorldConfig(start=date(2026, 1, 1), days=1, users=5000, seed=7, events_per_day=args.events)
+        config = WorldConfig(start=date(2026, 1, 1), days=1, users=5000, seed=7, events_per_day=args.events,
+                             difficulty=args.difficulty)
         seconds, events, parts = timed_world(Path(tmp) / "day", config)
         lines.append(f"one day at events_per_day={args.events:,}: {events:,} events, {parts} part files in "
                      f"{seconds:.1f} s ({events / seconds:,.0f} events/s); peak RSS {peak_rss_mb():,.0f} MB")

@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--anomaly-share", type=float, default=0.02, help="share of users behaving anomalously (default 0.02)")
     p.add_argument("--events-per-day", type=positive_int,
                    help="scale volume to about this many events a day (streamed; e.g. 10000000)")
+    p.add_argument("--difficulty", choices=["easy", "realistic", "hard"], default="realistic",
+                   help="easy: blatant bad actors only; realistic (default): most camouflaged, among benign "
+                        "look-alikes; hard: nearly all camouflaged")
 
     p = cmd("ingest", "Map your own event or order table (CSV/Parquet) into raw/ through a TOML mapping file.")
     p.add_argument("--source", type=Path, required=True, help="the table: .csv or .parquet")
@@ -201,7 +204,7 @@ def dispatch(args: argparse.Namespace, settings: Any) -> int:
 
         world = dict(start=args.start, days=args.days, users=args.users, seed=args.seed,
                      promotion_day=args.promotion_day, anomaly_share=args.anomaly_share,
-                     events_per_day=args.events_per_day)
+                     events_per_day=args.events_per_day, difficulty=args.difficulty)
         WorldConfig.checked(**world)  # fail on one line before any flow starts
         write_summary(generate_flow(settings=settings, **world))
     elif c == "ingest":

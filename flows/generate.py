@@ -18,6 +18,7 @@ from tasks.layout import DataLayout
 from tasks.settings import Settings
 from tasks.synthetic import (
     DaySummary,
+    Difficulty,
     GenerationSummary,
     Population,
     WorldConfig,
@@ -41,13 +42,14 @@ def generate_day_task(layout: DataLayout, population: Population, day: date) -> 
 @flow(name="generate", flow_run_name="generate {start} ({days} days)")
 def generate_flow(settings: Settings, start: date, days: int = 14, users: int = 5000, seed: int = 7,
                   promotion_day: date | None = None, anomaly_share: float = 0.02,
-                  events_per_day: int | None = None) -> GenerationSummary:
+                  events_per_day: int | None = None, difficulty: Difficulty = "realistic") -> GenerationSummary:
     """Write raw/users, raw/events/date=D and raw/labels/date=D for ``days`` days from ``start``.
 
     The same arguments always give the same files; rerunning replaces the days it covers.
+    ``difficulty`` (tasks.synthetic.difficulty): "easy" keeps every bad actor blatant.
     """
     config = WorldConfig.checked(start=start, days=days, users=users, seed=seed, promotion_day=promotion_day,
-                                 anomaly_share=anomaly_share, events_per_day=events_per_day)
+                                 anomaly_share=anomaly_share, events_per_day=events_per_day, difficulty=difficulty)
     layout = DataLayout(settings.data_dir)
     population = build_population_task(config)
     write_users_task(layout, population)

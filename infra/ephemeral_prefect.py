@@ -12,6 +12,7 @@ Runs land in the same database (PREFECT_HOME inside the data root) either way.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -34,10 +35,8 @@ def _die_with_parent() -> None:
     has no wrapper for prctl, hence ctypes; on a system without prctl the server is stopped by
     :meth:`EphemeralPrefect.stop` only.
     """
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 def create_ephemeral_app() -> Any:

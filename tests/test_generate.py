@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from world_rules import RULES, user_day_metrics
 
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, read_partition
@@ -34,8 +35,9 @@ PRICED = {"add_to_cart", "checkout", "purchase", "payment_failed"}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    """A small world with a high anomaly share so every kind appears several times."""
-    config = WorldConfig(start=START, days=5, users=2500, seed=11, promotion_day=PROMOTION, anomaly_share=0.08)
+    """A small easy world with a high anomaly share so every kind appears several times."""
+    config = WorldConfig(start=START, days=5, users=2500, seed=11, promotion_day=PROMOTION, anomaly_share=0.08,
+                         difficulty="easy")
     layout = DataLayout(tmp_path_factory.mktemp("world") / "data")
     summary = generate_world(layout, config)
     events = pd.concat([read_partition(layout.raw_events(d)).assign(date=d) for d in config.day_list],
@@ -47,34 +49,9 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def user_days(world):
-    """Per user-day behaviour metrics, joined with the labels (the rules below use only raw events)."""
+    """Per user-day behaviour metrics, joined with the labels (the rules use only raw events)."""
     _, _, _, events, labels, users = world
-    e = events.sort_values(["user_id", "ts"])
-    e["gap_s"] = e.groupby(["user_id", "date"]).ts.diff().dt.total_seconds()
-    counts = pd.crosstab([e.user_id, e.date], e.event_type)
-    metrics = e.groupby(["user_id", "date"]).agg(events=("event_id", "size"), median_gap_s=("gap_s", "median"))
-    metrics = metrics.join(counts)
-    views = e[e.event_type == "view"].groupby(["user_id", "date", "item_id"]).size()
-    metrics["max_views_one_item"] = views.groupby(["user_id", "date"]).max()
-
-    home = e.merge(users[["user_id", "country"]], on="user_id", suffixes=("", "_home"))
-    device_days = e.groupby(["user_id", "device_id"]).date.nunique().rename("device_days")
-    home = home.join(device_days, on=["user_id", "device_id"])
-    foreign_new = home[(home.country != home.country_home) & (home.device_days == 1) & (home.event_type == "purchase")]
-    metrics["foreign_purchase_new_device"] = foreign_new.groupby(["user_id", "date"]).size()
-
-    bought = e[(e.event_type == "purchase") & (e.price < 5)][["user_id", "date", "item_id"]]
-    reviewed = e[e.event_type == "review"][["user_id", "date", "item_id"]]
-    brushed = bought.merge(reviewed).drop_duplicates()
-    metrics["reviews_of_cheap_purchases"] = brushed.groupby(["user_id", "date"]).size()
-
-    users_per_device = e.groupby(["date", "device_id"]).user_id.nunique().rename("device_users")
-    shared = e.join(users_per_device, on=["date", "device_id"]).groupby(["user_id", "date"]).device_users.max()
-    metrics["max_users_on_device"] = shared
-
-    labels = labels.assign(date=pd.to_datetime(labels.date).dt.date).set_index(["user_id", "date"])
-    metrics.index = metrics.index.set_levels(metrics.index.levels[1], level=1)
-    return metrics.fillna(0).join(labels, how="outer")
+    return user_day_metrics(events, labels, users)
 
 
 def test_events_follow_the_raw_contract(world):
@@ -122,16 +99,9 @@ def test_labels_one_row_per_active_user_day(world):
     assert [d.anomalous_users for d in summary.days] == labels.groupby("date").is_anomaly.sum().tolist()
 
 
-@pytest.mark.parametrize(("kind", "rule"), [
-    ("scraper_bot", lambda m: (m.events >= 300) & (m.median_gap_s < 2)),
-    ("card_testing", lambda m: m.payment_failed >= 3),
-    ("account_takeover", lambda m: m.foreign_purchase_new_device >= 1),
-    ("click_fraud", lambda m: (m.max_views_one_item >= 10) & (m.add_to_cart == 0)),
-    ("fake_reviews", lambda m: m.reviews_of_cheap_purchases >= 1),
-    ("coupon_abuse", lambda m: (m.coupon_apply >= 3) & (m.max_users_on_device >= 3)),
-])
-def test_each_anomaly_kind_is_visible_in_raw_events(user_days, kind, rule):
-    flagged = rule(user_days)
+@pytest.mark.parametrize("kind", ANOMALY_KINDS)
+def test_each_anomaly_kind_is_visible_in_raw_events_of_an_easy_world(user_days, kind):
+    flagged = RULES[kind](user_days).fillna(0) >= 1
     is_kind = user_days.anomaly_type == kind
     assert is_kind.sum() >= 5, f"too few {kind} user-days to judge"
     precision = (flagged & is_kind).sum() / max(flagged.sum(), 1)
@@ -225,6 +195,7 @@ def test_small_events_per_day_thins_traffic(tmp_path):
     ({"promotion_day": START - timedelta(days=1)}, "promotion_day"),
     ({"anomaly_share": 0.9}, "anomaly_share"),
     ({"days": 0}, "days"),
+    ({"difficulty": "brutal"}, "difficulty"),
 ])
 def test_bad_options_give_one_line_errors(values, named):
     with pytest.raises(InvalidWorldConfig) as caught:
@@ -245,3 +216,19 @@ def test_generate_flow_runs_on_prefect(prefect_harness, settings):
     with pytest.raises(InvalidWorldConfig, match="anomaly_share"):
         generate_flow(settings=settings, start=START, days=1, users=300, seed=4, promotion_day=None,
                       anomaly_share=2.0, events_per_day=None)
+
+
+def test_generated_day_validates_with_or_without_the_optional_payment_id(tmp_path):
+    from tasks.settings import ValidationSettings
+    from tasks.validation.day import validate_day
+
+    layout = DataLayout(tmp_path / "data")
+    generate_world(layout, WorldConfig(start=START, days=1, users=400, seed=8))
+    with_payments = validate_day(layout, START, ValidationSettings())
+    assert not with_payments.stopped and with_payments.rows_quarantined == 0, with_payments.reason
+    assert read_partition(layout.validated(START)).payment_id.notna().any()
+
+    for part in parquet_files(layout.raw_events(START)):  # an export from before the column existed
+        pq.write_table(pq.read_table(part).drop_columns(["payment_id"]), part)
+    without = validate_day(layout, START, ValidationSettings())
+    assert not without.stopped and without.rows_validated == with_payments.rows_validated, without.reason

@@ -65,16 +65,17 @@ class DayMood:
     cart: float = 1.0
     checkout: float = 1.0
     coupon: float = 1.0
+    promotion: bool = False
 
 
-PROMOTION_MOOD = DayMood(active=1.5, sessions=1.6, views=1.1, cart=1.5, checkout=1.25, coupon=5.0)
+PROMOTION_MOOD = DayMood(active=1.5, sessions=1.6, views=1.1, cart=1.5, checkout=1.25, coupon=5.0, promotion=True)
 
 
 def day_mood(day: date, promotion: bool) -> DayMood:
     weekday = float(WEEKDAY_FACTOR[day.weekday()])
     base = PROMOTION_MOOD if promotion else DayMood()
     return DayMood(active=base.active * weekday, sessions=base.sessions * weekday ** 0.5, views=base.views,
-                   cart=base.cart, checkout=base.checkout, coupon=base.coupon)
+                   cart=base.cart, checkout=base.checkout, coupon=base.coupon, promotion=base.promotion)
 
 
 def local_start_seconds(rng: np.random.Generator, n: int, hour_weights: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -11,6 +12,9 @@ from tasks.errors import ShopguardError
 
 class InvalidWorldConfig(ShopguardError):
     """A generate option is out of range (one line naming the option)."""
+
+
+Difficulty = Literal["easy", "realistic", "hard"]
 
 
 class WorldConfig(BaseModel):
@@ -26,6 +30,9 @@ class WorldConfig(BaseModel):
     anomaly_share: float = Field(0.02, ge=0, le=0.5, description="Target share of anomalous active user-days.")
     events_per_day: int | None = Field(None, ge=1, description="Scale the volume to about this many events a day.")
     chunk_users: int = Field(25_000, ge=1, description="Users per streamed part file (bounds memory).")
+    difficulty: Difficulty = Field("realistic", description=(
+        "easy: every bad actor is blatant; realistic: most hide within human ranges, among benign look-alikes; "
+        "hard: nearly all do."))
 
     @model_validator(mode="after")
     def _promotion_inside_world(self) -> WorldConfig:

@@ -20,6 +20,7 @@ from tasks.synthetic.behaviour import (
 from tasks.synthetic.cast import AnomalyCast, cast_anomalies, mean_anomalous_events_per_day
 from tasks.synthetic.catalogue import CATEGORY_SPECS, Catalogue, build_catalogue
 from tasks.synthetic.config import WorldConfig
+from tasks.synthetic.difficulty import DifficultyKnobs, knobs
 from tasks.synthetic.geography import COUNTRIES, HOME_WEIGHTS, RESIDENTIAL_FIRST_OCTETS, random_ips
 from tasks.synthetic.ids import numbered
 from tasks.synthetic.schema import ANOMALY_KINDS, TIMESTAMP, USER_SCHEMA
@@ -31,6 +32,13 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 WORLD_STREAM = 0  # seed-sequence key of the world (days use their date ordinal, far above it)
 PROMOTION_SIGNUP_SHARE = 0.03  # extra accounts created on a promotion day, as a share of users
 GENDERS = ("female", "male", "other")
+# Benign customers whose habits look like fraud to a simple rule (see tasks.synthetic.difficulty).
+ORDINARY, POWER_BUYER, RESELLER = 0, 1, 2
+# Events a day of a power buyer / reseller relative to an ordinary customer (measured on a 20k-user world).
+PERSONA_LOAD = {POWER_BUYER: 6.7, RESELLER: 18.0}
+OFFICE_SIZE = (20, 120)   # customers behind one office NAT address
+FAMILY_SIZE = (2, 4)      # customers sharing a household device
+P_FAMILY_CARD = 0.5       # a family member pays with the household card
 
 
 def day_start_us(day: date) -> int:
@@ -58,6 +66,11 @@ class Population:
     activity_scale: float        # < 1 when events_per_day asks for less traffic than the users make
     birth_year: np.ndarray       # int32, 0: unknown
     gender: np.ndarray           # int8 index into GENDERS, -1: unknown
+    cards: np.ndarray            # int64 (n, 2): payment cards each user owns (the first one is the usual)
+    persona: np.ndarray          # int8: ORDINARY, POWER_BUYER or RESELLER
+    office_ip: np.ndarray        # uint32 NAT address of the user's workplace, 0: none
+    household_device: np.ndarray  # int64 device shared with the family, -1: none
+    knobs: DifficultyKnobs
 
     @property
     def size(self) -> int:
@@ -86,7 +99,11 @@ def world_size(config: WorldConfig) -> tuple[int, float]:
     """
     if config.events_per_day is None:
         return config.users, 1.0
-    per_user = expected_events_per_user_day() + config.anomaly_share * mean_active_share() * mean_anomalous_events_per_day()
+    level = knobs(config.difficulty)
+    personas = 1 + (level.power_buyer_share * (PERSONA_LOAD[POWER_BUYER] - 1)
+                    + level.reseller_share * (PERSONA_LOAD[RESELLER] - 1))
+    anomalous = mean_anomalous_events_per_day(level.camouflaged_share)
+    per_user = expected_events_per_user_day() * personas + config.anomaly_share * mean_active_share() * anomalous
     natural = config.users * per_user
     if config.events_per_day >= natural:
         return math.ceil(config.events_per_day / per_user), 1.0
@@ -125,8 +142,9 @@ def build_population(config: WorldConfig) -> Population:
     preference_cdf = (np.cumsum(taste, axis=1) / taste.sum(axis=1, keepdims=True)).astype(np.float32)
 
     established = np.flatnonzero(signup < world_start)
-    cast = cast_anomalies(rng, established, config.start.toordinal(), config.days, config.anomaly_share, n,
-                          activity_scale, catalogue)
+    level = knobs(config.difficulty)
+    cast = cast_anomalies(rng, established, config.start.toordinal(), config.days, config.anomaly_share,
+                          level.camouflaged_share, n, activity_scale, catalogue)
     # Coupon abusers are fresh accounts: created the day their streak begins.
     coupon = cast.user[cast.kind == ANOMALY_KINDS.index("coupon_abuse")]
     coupon_first = cast.first_day[cast.kind == ANOMALY_KINDS.index("coupon_abuse")]
@@ -136,11 +154,35 @@ def build_population(config: WorldConfig) -> Population:
     birth_year = np.clip(np.round(rng.normal(1987, 13, n)), 1940, 2008).astype(np.int32)
     birth_year[rng.random(n) < 0.12] = 0
     gender = rng.choice([0, 1, 2, -1], size=n, p=[0.47, 0.44, 0.02, 0.07]).astype(np.int8)
+    # Cards: unique per user, like devices; a card token never reveals its owner (see table.payment_tokens).
+    cards = 5 * 10**11 + (np.arange(n)[:, None] * 2 + np.arange(2)) * 1000 + rng.integers(0, 1000, size=(n, 2))
+
+    persona = np.full(n, ORDINARY, dtype=np.int8)
+    draw = rng.random(n)
+    persona[draw < level.power_buyer_share + level.reseller_share] = RESELLER
+    persona[draw < level.power_buyer_share] = POWER_BUYER
+    office_ip = np.zeros(n, dtype=np.uint32)
+    office_users = np.flatnonzero(rng.random(n) < level.office_share)
+    if len(office_users):
+        office_of = np.repeat(np.arange(len(office_users)), rng.integers(*OFFICE_SIZE, size=len(office_users)))
+        office_of = office_of[:len(office_users)]
+        office_ip[office_users] = random_ips(rng, int(office_of[-1]) + 1, RESIDENTIAL_FIRST_OCTETS)[office_of]
+    household_device = np.full(n, -1, dtype=np.int64)
+    members = np.flatnonzero(rng.random(n) < level.family_share)
+    if len(members):
+        family_of = np.repeat(np.arange(len(members)), rng.integers(FAMILY_SIZE[0], FAMILY_SIZE[1] + 1,
+                                                                    size=len(members)))[:len(members)]
+        head = members[np.searchsorted(family_of, family_of)]  # first member of each family
+        household_device[members] = devices[head, 0]
+        home_ip[members] = home_ip[head]
+        pays_together = rng.random(len(members)) < P_FAMILY_CARD
+        cards[members[pays_together], 0] = cards[head[pays_together], 0]
     return Population(
         config=config, user_ids=numbered("u", np.arange(n), 7), segment=segment, country=country,
         signup_us=signup, devices=devices, n_devices=n_devices, home_ip=home_ip,
         preference_cdf=preference_cdf, cast=cast, catalogue=catalogue, activity_scale=activity_scale,
-        birth_year=birth_year, gender=gender,
+        birth_year=birth_year, gender=gender, cards=cards, persona=persona, office_ip=office_ip,
+        household_device=household_device, knobs=level,
     )
 
 

@@ -35,7 +35,11 @@ EVENT_SCHEMA = pa.schema([
     pa.field("device_id", pa.string(), nullable=False),
     pa.field("ip", pa.string(), nullable=False),
     pa.field("country", pa.string(), nullable=False),
+    # Optional in the contract: a hashed card token on checkout, purchase and payment_failed events.
+    pa.field("payment_id", pa.string()),
 ])
+# Event types that carry the payment instrument.
+PAYMENT_EVENT_TYPES: frozenset[str] = frozenset({"checkout", "purchase", "payment_failed"})
 
 USER_SCHEMA = pa.schema([
     pa.field("user_id", pa.string(), nullable=False),

@@ -51,6 +51,7 @@ class SessionPlan:
     device: np.ndarray        # int64 device number
     ip: np.ndarray            # uint32 address
     country: np.ndarray       # int16 index into geography.COUNTRIES
+    payment: np.ndarray       # int64 card number used at checkout, -1: none
 
     def __len__(self) -> int:
         return len(self.user)
@@ -81,6 +82,7 @@ class EventBlock:
     device: np.ndarray
     ip: np.ndarray
     country: np.ndarray
+    payment: np.ndarray   # card number on checkout, payment_failed and purchase events, -1: none
     n_sessions: int
 
     def __len__(self) -> int:
@@ -204,9 +206,10 @@ def expand_sessions(group: SessionGroup, rng: np.random.Generator, catalogue: Ca
     start = np.minimum(np.maximum(plan.start_s, plan.earliest_s), LAST_SECOND - duration)
     seconds = np.clip(start[session] + elapsed, 0.0, LAST_SECOND)
     ts_us = day_start_us + np.round(seconds * 1e6).astype(np.int64)
+    pays = (event_type == CHECKOUT) | (event_type == FAILED) | (event_type == PURCHASE)
 
     return EventBlock(
         user=plan.user[session], session=session, event_type=event_type, item=item, category=category,
         price=price, quantity=quantity, ts_us=ts_us, device=plan.device[session], ip=plan.ip[session],
-        country=plan.country[session], n_sessions=n_sessions,
+        country=plan.country[session], payment=np.where(pays, plan.payment[session], -1), n_sessions=n_sessions,
     )

@@ -47,10 +47,12 @@ def generate_chunk(population: Population, users: np.ndarray, day: date, mood: D
     visitors = active_normal_users(population, users, day, mood, rng, busy)
     if len(visitors):
         groups.append(plan_normal_sessions(population, visitors, day, mood, rng))
+    camouflaged = cast.camouflaged[np.maximum(rows, 0)] if len(cast.user) else np.zeros(len(rows), bool)
     for code, kind in enumerate(ANOMALY_KINDS):
-        mine = kinds == code
-        if mine.any():
-            groups.append(plan_anomalous_sessions(kind, population, users[mine], rows[mine], day, rng))
+        for variant in (False, True):
+            mine = (kinds == code) & (camouflaged == variant)
+            if mine.any():
+                groups.append(plan_anomalous_sessions(kind, variant, population, users[mine], rows[mine], day, rng))
     start_us = day_start_us(day)
     blocks = [expand_sessions(group, rng, population.catalogue, start_us) for group in groups]
     blocks = [b for b in blocks if len(b)]

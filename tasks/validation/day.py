@@ -22,7 +22,11 @@ from tasks.validation.gx_project import open_project, run_suite
 from tasks.validation.identifiers import identifier_rows
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
 from tasks.validation.outputs import split_rows, write_split
-from tasks.validation.reading import read_file_checked, read_partition_checked
+from tasks.validation.reading import (
+    read_file_checked,
+    read_partition_checked,
+    with_optional_columns,
+)
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
 from tasks.validation.volume import (
@@ -63,7 +67,7 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
         record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
         summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
         spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
-        frame = to_validation_frame(table)
+        frame = to_validation_frame(with_optional_columns(table, spec))  # the split keeps the rows as they came
         with shared_lock(layout, "gx-project"):  # GX's own files (data/gx/) and Data Docs are shared
             context = open_project(layout.root, layout.data_docs)
             check_users(context, layout, day)

@@ -31,6 +31,15 @@ def read_partition_checked(directory: Path, spec: SuiteSpec) -> pa.Table:
     return _non_empty(pa.concat_tables(tables, promote_options="permissive"), directory)
 
 
+def with_optional_columns(table: pa.Table, spec: SuiteSpec) -> pa.Table:
+    """Append the suite's optional columns the batch lacks, all null, so Great Expectations sees the full set."""
+    for column, alias in spec.optional_columns().items():
+        if column not in table.column_names:
+            table = table.append_column(pa.field(column, pa.type_for_alias(alias)),
+                                        pa.nulls(table.num_rows, pa.type_for_alias(alias)))
+    return table
+
+
 def read_file_checked(path: Path, spec: SuiteSpec) -> pa.Table:
     """One Parquet file, stopped with a one-line reason if unreadable or off-schema."""
     if not path.is_file():
@@ -60,7 +69,8 @@ def schema_problems(schema: pa.Schema, spec: SuiteSpec) -> list[str]:
 def dtype_problems(actual: Mapping[str, str], spec: SuiteSpec) -> list[str]:
     """The suite's column-set and type expectations against ``column -> dtype name``."""
     expected_columns = spec.column_set()
-    missing = [c for c in expected_columns if c not in actual]
+    optional = spec.optional_columns()
+    missing = [c for c in expected_columns if c not in actual and c not in optional]
     extra = [c for c in actual if c not in expected_columns]
     problems: list[str] = []
     if missing or extra:

@@ -38,6 +38,13 @@ class SuiteSpec:
                 return list(e["kwargs"]["column_set"])
         raise ValueError(f"suite {self.name} has no expect_table_columns_to_match_set")
 
+    def optional_columns(self) -> dict[str, str]:
+        """Columns of the set a batch may lack (read as all-null), with their Arrow type alias."""
+        for e in self.expectations:
+            if e["type"] == "expect_table_columns_to_match_set":
+                return dict(e.get("meta", {}).get("optional_columns", {}))
+        return {}
+
     def column_types(self) -> dict[str, str]:
         """Column -> the exact dtype its ``expect_column_type_to_be`` demands."""
         return {e["kwargs"]["column"]: e["kwargs"]["type_"]

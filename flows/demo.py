@@ -24,6 +24,7 @@ from tasks.errors import ValidationStopped
 from tasks.layout import DataLayout
 from tasks.mlflow_links import runs_table_url
 from tasks.outcomes import DayOutcome, day_outcome, format_outcomes
+from tasks.rules_baseline import rules_baseline_scores
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow-ui` with its default MLFLOW_PORT
 
 DEMO_DAYS = 14
+RULES_ROW = "rules baseline (same budget)"
 TRAIN_DAYS = 7
 PROMOTION_OFFSET = 10  # the 11th day: well after training, so drift has something to see
 
@@ -83,8 +85,10 @@ def run_demo(settings: Settings, start: date, users: int, seed: int, trials: int
     out = sys.stdout
     out.write(f"\nshopguard demo — each day after training (this run, in {settings.data_dir})\n\n")
     out.write(format_outcomes(outcomes) + "\n\n")
-    # Hook: a rules baseline scored on the same days goes in read_budget_rows(..., baselines=...).
+    layout = DataLayout(settings.data_dir)
     scored_days = [o.day for o in outcomes]
-    out.write(format_budget_rows(read_budget_rows(DataLayout(settings.data_dir), scored_days,
-                                                  settings.training.max_alert_rate)) + "\n\n")
+    history = [start + timedelta(days=i) for i in range(DEMO_DAYS)]
+    rules = rules_baseline_scores(layout, history, scored_days)
+    out.write(format_budget_rows(read_budget_rows(layout, scored_days, settings.training.max_alert_rate,
+                                                  baselines={RULES_ROW: rules})) + "\n\n")
     out.write(where_to_look(settings) + "\n")

@@ -38,6 +38,7 @@ def test_summary_lists_each_scored_day_and_where_to_look(demo_run):
         assert (START + timedelta(days=i)).isoformat() in printed
     assert "precision" in printed and "recall" in printed and "drift" in printed
     assert "at the alert budget (5% of each day's users flagged" in printed and "model (champion of the day)" in printed
+    assert "rules baseline (same budget)" in printed  # the strongest simple baseline, side by side
     assert str(DataLayout(settings.data_dir).oncall_index) in printed
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from world_rules import RULES, user_day_metrics
 
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, read_partition
+from tasks.rules_baseline import RULES, user_day_metrics
 from tasks.synthetic import (
     ANOMALY_KINDS,
     EVENT_SCHEMA,

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from world_rules import RULES, alerts_at_rate, user_day_metrics
 
 from tasks.layout import DataLayout
 from tasks.parquet_io import read_partition
+from tasks.rules_baseline import RULES, alerts_at_rate, user_day_metrics
 from tasks.synthetic import ANOMALY_KINDS, WorldConfig, generate_world
 from tasks.synthetic.schema import PAYMENT_EVENT_TYPES
 

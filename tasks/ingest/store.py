@@ -44,13 +44,6 @@ def ingest_quarantine(layout: DataLayout, source: Path) -> Path:
     return layout.root / "quarantine" / "ingest" / Path(source).stem
 
 
-def event_schema(events: pd.DataFrame) -> pa.Schema:
-    """The raw event schema, plus the optional payment_id column when the mapping provides it."""
-    if "payment_id" in events.columns:
-        return EVENT_SCHEMA.append(pa.field("payment_id", pa.string()))
-    return EVENT_SCHEMA
-
-
 def _merged_users(layout: DataLayout, users: pd.DataFrame) -> pa.Table:
     new = pa.Table.from_pandas(users, schema=USER_SCHEMA, preserve_index=False).replace_schema_metadata(None)
     if layout.users.exists():  # users of other sources stay; this source's users are replaced
@@ -62,11 +55,12 @@ def _merged_users(layout: DataLayout, users: pd.DataFrame) -> pa.Table:
 
 def write_mapped(layout: DataLayout, mapped: MappedTable, source: Path) -> list[date]:
     """Write every output of one ingest; returns the days written."""
-    schema = event_schema(mapped.events)
-    days = sorted(set(mapped.events["ts"].dt.date))
+    # The raw contract's full schema: payment_id (optional in the contract) is all null when unmapped.
+    events = mapped.events if "payment_id" in mapped.events else mapped.events.assign(payment_id=None)
+    days = sorted(set(events["ts"].dt.date))
     for day in days:
-        rows = mapped.events[mapped.events["ts"].dt.date == day]
-        write_partition_atomic(pa.Table.from_pandas(rows, schema=schema, preserve_index=False),
+        rows = events[events["ts"].dt.date == day]
+        write_partition_atomic(pa.Table.from_pandas(rows, schema=EVENT_SCHEMA, preserve_index=False),
                                layout.raw_events(day))
     for day, rows in mapped.labels.groupby("date", sort=True):
         write_partition_atomic(pa.Table.from_pandas(rows, schema=LABEL_SCHEMA, preserve_index=False),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +25,7 @@ from tasks.errors import ShopguardError, first_line
 from tasks.registry.contract import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from tasks.registry.inputs import signature_inputs
 from tasks.scoring.champion import ChampionIncompatible, load_version_model
+from tasks.scoring.scoring import served_threshold
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
@@ -106,15 +106,11 @@ def score_champion(settings: Settings, version: ModelVersion, features: pd.DataF
         raise ShopguardError(f"promotion gate not run: champion version {version.version} is unavailable "
                              f"({exc}); the old champion keeps serving") from exc
     try:
-        threshold = _served_threshold(model)
+        threshold = served_threshold(model)
         out = model.predict(signature_inputs(model, features))
     except (MlflowException, ValueError, KeyError) as exc:
         return None, f"{type(exc).__name__}: {first_line(exc)}"
     return gate_score(out["anomaly_score"].to_numpy(), threshold, labels, k, budget_rate), None
-
-
-def _served_threshold(model: Any) -> float:  # an mlflow.pyfunc.PyFuncModel
-    return float(model.unwrap_python_model().detector.threshold_)
 
 
 def current_champion(client: MlflowClient, model_name: str) -> ModelVersion | None:

@@ -64,7 +64,7 @@ STAGE = textwrap.dedent("""
         champion = load_champion(settings)
         scores = score_features(champion.model, read_day_features(layout, day), champion.version)
         write_day_scores(layout, day, scores)
-        write_day_alerts(layout, day, rank_alerts(scores), champion.version)
+        write_day_alerts(layout, day, rank_alerts(scores))
     print("DONE", flush=True)
 """)
 

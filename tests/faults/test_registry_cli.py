@@ -18,6 +18,7 @@ def shopguard(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_rollback_with_nothing_to_roll_back_to_is_one_line(tmp_path):
+    (tmp_path / "data").mkdir()  # an existing (empty) data root: the registry is what refuses
     done = shopguard(tmp_path / "data", "promote", "--rollback")
     assert done.returncode == 1
     last = done.stderr.strip().splitlines()[-1]

@@ -127,6 +127,8 @@ def test_evaluate_trial_scores_planted_anomalies_and_label_free_fallback():
     fallback = evaluate_trial("gaussian", {}, unlabelled)
     assert 0 < fallback.objective == fallback.metrics["label_free_stability"] <= 1
     assert "val_roc_auc" not in fallback.metrics
+    ensemble = evaluate_trial("label_free", {}, unlabelled)  # the family offered when no day has labels
+    assert 0 < ensemble.objective == ensemble.metrics["label_free_stability"] <= 1
 
 
 @pytest.mark.parametrize(
@@ -230,6 +232,8 @@ def test_label_aware_trial_fits_on_labelled_fit_rows_and_label_free_without_labe
         evaluate_trial("xgbod", {}, no_labels)
     assert available_families(["gaussian", "mlp"], with_labels=False) == ["gaussian"]
     assert available_families(["gaussian"], with_labels=True) == ["gaussian", "gradient_boosting", "xgbod"]
+    # Held-out days without labels: the fixed label-free ensemble joins, label-aware families never do.
+    assert available_families(["gaussian"], with_labels=False, unlabelled_holdout=True) == ["gaussian", "label_free"]
 
 
 def test_sweep_tries_both_kinds_and_prunes_on_the_objective(settings):

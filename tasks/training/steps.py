@@ -79,7 +79,8 @@ def sweep_detectors(settings: Settings, experiment_id: str, parent_run_id: str, 
         runs.log_trial_run(client, experiment_id, parent_run_id, number, name, params, tags, result, state, error)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # every trial is in MLflow already
-    families = available_families(settings.training.detectors, with_labels=data.has_fit_labels)
+    families = available_families(settings.training.detectors, with_labels=data.has_fit_labels,
+                                  unlabelled_holdout=not data.has_labels)
     outcome = run_sweep(trial_data(data, settings), families, trials, settings.training.parallel_trials,
                         settings.training.seed, record)
     runs.log_best(client, parent_run_id, outcome.best, outcome.objective_name)

@@ -8,7 +8,7 @@ those records, so a failed or stopped day still shows up for on-call with its re
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 from prefect import flow
@@ -17,7 +17,6 @@ from tasks.errors import DataMissingError, ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
 from tasks.monitoring.retrain_launch import (
-    RetrainOutcome,
     deployment_available,
     retrain_model_version,
     run_retrain_deployment,
@@ -29,7 +28,13 @@ from tasks.monitoring.retrain_rule import (
     record_drift_retrain,
 )
 from tasks.monitoring.steps import drift_report, publish_oncall
-from tasks.run_status import DailyOutcome, ScoringSection, training_window_of, update_day_status
+from tasks.run_status import (
+    DailyOutcome,
+    RetrainSection,
+    ScoringSection,
+    training_window_of,
+    update_day_status,
+)
 from tasks.scoring.io import (
     load_features_task,
     read_day_scores,
@@ -90,7 +95,7 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     return MonitorResult(summary=summary, decision=decision)
 
 
-def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
+def start_drift_retrain(day: date, settings: Settings) -> RetrainSection:
     """Run the retrain deployment when a server serves it, else train in-process.
 
     Either way the train flow holds the one retrain guard; the day joins the cooldown only once
@@ -102,7 +107,7 @@ def start_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
     return outcome
 
 
-def _run_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
+def _run_drift_retrain(day: date, settings: Settings) -> RetrainSection:
     if settings.prefect_api_url:  # infra (the deployment declarations) only matters with a server
         from infra.deployments import RETRAIN_DEPLOYMENT
 
@@ -111,20 +116,20 @@ def _run_drift_retrain(day: date, settings: Settings) -> RetrainOutcome:
     from flows.train import train_flow
 
     result = train_flow(end=day, settings=settings, trigger="drift")
-    return RetrainOutcome(triggered=True, mode="in-process", state="Completed", model_version=result.version,
+    return RetrainSection(triggered=True, mode="in-process", state="Completed", model_version=result.version,
                           run_id=result.parent_run_id, promotion_decision=result.decision,
                           promotion_reason=result.reason)
 
 
-def _retrain_through_deployment(deployment: str, day: date, settings: Settings) -> RetrainOutcome:
+def _retrain_through_deployment(deployment: str, day: date, settings: Settings) -> RetrainSection:
     flow_run = run_retrain_deployment(deployment, day, {
         "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
     if flow_run.state is None or not flow_run.state.is_completed():
         # whatever version exists would be another retrain's: do not report its decision
-        return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
+        return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
                               state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
     registered = retrain_model_version(settings, str(flow_run.id)) or {}
-    return RetrainOutcome(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
+    return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
                           model_version=registered.get("version"), run_id=registered.get("run_id"),
                           promotion_decision=registered.get("promotion_decision"),
                           promotion_reason=registered.get("promotion_reason"))
@@ -164,7 +169,7 @@ def daily_flow(day: date, settings: Settings) -> str:
             except Exception as exc:
                 update_day_status(layout, day, "retrain", {"triggered": True, "error": first_line(exc)})
                 raise
-            update_day_status(layout, day, "retrain", asdict(outcome))
+            update_day_status(layout, day, "retrain", outcome)
     except Exception as exc:
         _record_failure(layout, day, stage, exc)
         publish_oncall(day, settings)

@@ -7,7 +7,6 @@ Both paths run at most one retrain at a time: the train flow itself holds the re
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,21 +15,6 @@ from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetrainOutcome:
-    """What on-call sees about a retrain: where it ran and what the promotion gate decided."""
-
-    triggered: bool
-    mode: str  # "deployment" or "in-process"
-    flow_run_id: str | None = None
-    state: str | None = None
-    model_version: str | None = None
-    run_id: str | None = None
-    promotion_decision: str | None = None
-    promotion_reason: str | None = None
-    error: str | None = None  # the retrain did not finish; the on-call page shows this instead of a decision
 
 
 def retrain_idempotency_key(day: date) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 
 from prefect import flow
@@ -59,25 +60,35 @@ def _fail_if_any(command: str, results: dict[date, str], failed: list[str]) -> N
                              "see reports/index.html")
 
 
+def _run_days(command: str, start: date, end: date, skip: Callable[[date], str | None],
+              run: Callable[[date], str]) -> dict[str, str]:
+    """``run`` each day in order unless ``skip`` names why not; report, then fail naming the failed days."""
+    results: dict[date, str] = {}
+    failed: list[str] = []
+    with progress(days_between(start, end), desc=command) as days:
+        for day in days:
+            if (reason := skip(day)) is not None:
+                results[day] = reason
+                continue
+            try:
+                results[day] = run(day)
+            except ShopguardError as exc:
+                results[day] = f"failed: {first_line(exc)}"
+                failed.append(day.isoformat())
+    _report(command, results)
+    _fail_if_any(command, results, failed)
+    return {d.isoformat(): outcome for d, outcome in results.items()}
+
+
 @flow(name="backfill", flow_run_name="backfill {start} to {end}")
 def backfill_flow(start: date, end: date, settings: Settings, force: bool = False) -> dict[str, str]:
     """Run each day from ``start`` to ``end`` (inclusive); returns day -> outcome."""
     layout = DataLayout(settings.data_dir)
-    results: dict[date, str] = {}
-    failed: list[str] = []
-    with progress(days_between(start, end), desc="backfill") as days:
-        for day in days:
-            if not force and day_completed(layout, day):
-                results[day] = "skipped (already completed)"
-                continue
-            try:
-                results[day] = daily_flow(day=day, settings=settings)
-            except ShopguardError as exc:
-                results[day] = f"failed: {first_line(exc)}"
-                failed.append(day.isoformat())
-    _report("backfill", results)
-    _fail_if_any("backfill", results, failed)
-    return {d.isoformat(): outcome for d, outcome in results.items()}
+
+    def skip(day: date) -> str | None:
+        return "skipped (already completed)" if not force and day_completed(layout, day) else None
+
+    return _run_days("backfill", start, end, skip, lambda day: daily_flow(day=day, settings=settings))
 
 
 @flow(name="prepare", flow_run_name="prepare {start} to {end}")
@@ -89,23 +100,19 @@ def prepare_flow(start: date, end: date, settings: Settings, force: bool = False
     """
     layout = DataLayout(settings.data_dir)
     window = settings.features.window_days
-    results: dict[date, str] = {}
-    failed: list[str] = []
     rebuilding = force
-    with progress(days_between(start, end), desc="prepare") as days:
-        for day in days:
-            if not rebuilding and features_current(layout, day, window):
-                results[day] = "skipped (features current)"
-                continue
-            rebuilding = True
-            try:
-                summary = validate_flow(day=day, settings=settings)
-                built = features_flow(day=day, settings=settings)
-                results[day] = (f"OK ({summary.rows_validated} events validated, {summary.rows_quarantined} quarantined, "
-                                f"{built.rows} user rows)")
-            except ShopguardError as exc:
-                results[day] = f"failed: {first_line(exc)}"
-                failed.append(day.isoformat())
-    _report("prepare", results)
-    _fail_if_any("prepare", results, failed)
-    return {d.isoformat(): outcome for d, outcome in results.items()}
+
+    def skip(day: date) -> str | None:
+        nonlocal rebuilding
+        if not rebuilding and features_current(layout, day, window):
+            return "skipped (features current)"
+        rebuilding = True
+        return None
+
+    def prepare(day: date) -> str:
+        summary = validate_flow(day=day, settings=settings)
+        built = features_flow(day=day, settings=settings)
+        return (f"OK ({summary.rows_validated} events validated, {summary.rows_quarantined} quarantined, "
+                f"{built.rows} user rows)")
+
+    return _run_days("prepare", start, end, skip, prepare)

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PREFECT_API_URL", "SHOPGUARD_PREFECT_API_URL", "prefect_api_url"),
         description="Prefect API; default Prefect's local ephemeral API.",
     )
+    dask_address: str | None = Field(
+        None,
+        validation_alias=AliasChoices("SHOPGUARD_DASK_ADDRESS", "dask_address"),
+        description="Dask scheduler (tcp://host:port) for sharded features, scoring and sweep trials; unset: in-process.",
+    )
     experiment_name: str = Field("shopguard", description="MLflow experiment for retrains.")
     registered_model_name: str = Field("shopguard-detector", description="MLflow registered model.")
     log_level: str = Field("INFO", description="Python logging level.")

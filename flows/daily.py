@@ -10,9 +10,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
-from prefect import flow
+import pandas as pd
+from prefect import flow, unmapped
 
+from flows.engine import dask_task_runner, uses_dask
+from tasks.catalog import PART_FILE
 from tasks.errors import DataMissingError, ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
@@ -35,14 +39,17 @@ from tasks.run_status import (
     training_window_of,
     update_day_status,
 )
+from tasks.scoring.champion import champion_model_dir
 from tasks.scoring.io import (
+    load_feature_keys_task,
     load_features_task,
     read_day_scores,
     write_alerts_task,
     write_scores_task,
 )
 from tasks.scoring.scoring import served_threshold
-from tasks.scoring.steps import champion_task, reference_task, score_and_rank
+from tasks.scoring.shards import merge_shard_scores, score_shard_task
+from tasks.scoring.steps import champion_task, rank_task, reference_task, score_and_rank
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -54,13 +61,30 @@ class MonitorResult:
     decision: RetrainDecision
 
 
+@flow(name="score-shards", flow_run_name="score {day} in {n_shards} shards")
+def sharded_scores_flow(model_dir: Path, version: str, features_file: Path, n_shards: int, day: date) -> list[pd.DataFrame]:
+    """Each user shard of the day's features scored by its own task on this flow's runner (Dask)."""
+    futures = score_shard_task.map(unmapped(model_dir), unmapped(version), unmapped(features_file),
+                                   list(range(n_shards)), unmapped(n_shards))
+    return futures.result()
+
+
 @flow(name="score-day", flow_run_name="score {day}")
 def score_flow(day: date, settings: Settings) -> dict:
     """Score the day's user-days with the champion; write scores/date=D and alerts/date=D."""
     layout = DataLayout(settings.data_dir)
-    features = load_features_task(layout, day)
-    champion = champion_task(settings)
-    scores, alerts = score_and_rank(champion, features)
+    if uses_dask(settings):  # the same scores, one task per user shard on the cluster
+        keys = load_feature_keys_task(layout, day)  # the catalog's checks, and the rows' order
+        champion = champion_task(settings)
+        sharded = sharded_scores_flow.with_options(task_runner=dask_task_runner(settings))
+        parts = sharded(model_dir=champion_model_dir(settings, champion), version=champion.version,
+                        features_file=layout.features(day) / PART_FILE, n_shards=settings.dask_shards, day=day)
+        scores = merge_shard_scores(keys, parts)
+        alerts = rank_task(champion, scores)  # percentiles and ranks need the whole day
+    else:
+        features = load_features_task(layout, day)
+        champion = champion_task(settings)
+        scores, alerts = score_and_rank(champion, features)
     write_scores_task(layout, day, scores)
     write_alerts_task(layout, day, alerts)
     summary = ScoringSection(

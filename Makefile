@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring bench-cli mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring bench-cli bench-scale mlflow-ui up down clean
 
 help: ## Show this help
 	@echo "targets:"
@@ -70,6 +70,9 @@ bench-scoring: setup ## Benchmark: score, explain and drift-report 50k user-days
 
 bench-cli: setup ## Benchmark: fixed cost of one command (validate, features) on a small day
 	$(BIN)/python -m benchmarks.bench_cli
+
+bench-scale: setup ## Benchmark: features + scoring of 1M/10M/30M-event days in-process vs sharded on a 2-worker local Dask cluster
+	$(BIN)/python -m benchmarks.bench_scale
 
 mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over the data root's store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \

@@ -17,6 +17,7 @@ from test_features import RAW_SCHEMA, write_users
 from test_scoring import DAY as SCORING_DAY
 from test_scoring import world  # noqa: F401  (a module fixture: registered champion + a day of features)
 
+from tasks.features.catalogue import model_feature_names
 from tasks.layout import DataLayout
 from tasks.parquet_io import write_partition_atomic
 
@@ -34,12 +35,13 @@ def dask_address():
 
 
 def ran_on_cluster(address: str, prefix: str) -> bool:
-    """Whether the scheduler has seen tasks named ``prefix`` (prefect-dask keys start with the task name)."""
+    """Whether the scheduler has run tasks whose keys start with ``prefix`` (Dask keys name the function)."""
     from distributed import Client
 
-    with Client(address) as client:
+    with Client(address, set_as_default=False) as client:
         prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
-    return any(p.startswith(prefix) for p in prefixes)
+    assert prefixes, "the scheduler saw no task at all"
+    return any(p.startswith(prefix) for p in prefixes) or pytest.fail(f"no {prefix} task among {prefixes}")
 
 
 def write_world(layout: DataLayout, days: list[date], seed: int = 0) -> None:
@@ -90,7 +92,7 @@ def test_sharded_features_equal_the_in_process_ones_row_for_row(prefect_harness,
                                                                          "dask_shards": 3}), window_days=3)
     on_dask = pq.read_table(sharded.path)
 
-    assert ran_on_cluster(dask_address, "build-feature-shard")
+    assert ran_on_cluster(dask_address, "build_shard_task")
     assert [f.name for f in layout.features(DAY).iterdir()] == ["part-0.parquet"]  # still one part file
     assert on_dask.num_rows == local.num_rows == sharded.rows
     assert on_dask.equals(local, check_metadata=True)  # same rows, order, values, schema and version
@@ -134,8 +136,50 @@ def test_sharded_scores_and_alerts_equal_the_in_process_ones(prefect_harness, wo
 
     dask_summary = score_flow(day=SCORING_DAY, settings=settings.model_copy(update={"dask_address": dask_address,
                                                                             "dask_shards": 4}))
-    assert ran_on_cluster(dask_address, "score-shard")
+    assert ran_on_cluster(dask_address, "score_shard_task")
     assert dask_summary == local_summary
     for name, folder in (("scores", layout.scores), ("alerts", layout.alerts)):
         assert pq.read_table(folder(SCORING_DAY) / "part-0.parquet").equals(local[name]), name
     assert local["alerts"].num_rows > 0
+
+
+def _sweep_trace(data, executor, n_jobs):
+    from tasks.training.sweep import run_sweep
+
+    records = []
+
+    def record(number, name, params, result, state, error):
+        metrics = {} if result is None else {k: v for k, v in result.metrics.items() if not k.endswith("_seconds")}
+        records.append((number, name, params, state, metrics))
+
+    outcome = run_sweep(data, ["gaussian", "gradient_boosting"], n_trials=4, n_jobs=n_jobs,
+                        seed=7, record=record, executor=executor)
+    return outcome, sorted(records, key=lambda r: r[0])
+
+
+@pytest.mark.slow
+def test_the_sweep_on_dask_gives_the_in_process_result_for_a_seed(settings, dask_address):
+    from distributed import Client
+    from test_training_units import write_feature_window
+
+    from tasks.training.executors import DaskExecutor, ThreadExecutor
+    from tasks.training.steps import trial_data
+    from tasks.training.window import load_window, plan_window
+
+    end = date(2026, 1, 7)
+    write_feature_window(settings, end=end, users=120, days=5)
+    data = trial_data(load_window(DataLayout(settings.data_dir), plan_window(end, 5, 2), model_feature_names()),
+                      settings)
+    local, local_trace = _sweep_trace(data, ThreadExecutor(2), n_jobs=2)
+    with Client(dask_address, set_as_default=False) as client:
+        remote, remote_trace = _sweep_trace(data, DaskExecutor(client), n_jobs=2)
+        assert ran_on_cluster(dask_address, "evaluate_trial")
+
+    assert remote_trace == local_trace  # the same trials proposed, pruned, completed, with the same metrics
+    assert (remote.best.detector_name, remote.best.params, remote.best.objective) == \
+           (local.best.detector_name, local.best.params, local.best.objective)
+    assert remote.states == local.states and sum(local.states.values()) == 4
+    assert remote.best.detector is not None  # the fitted best came back from the worker
+    # Dask workers run BLAS single-threaded (OMP_NUM_THREADS=1), this process does not: a score may
+    # differ in its last bit, never enough to change a pick or a metric (both exact above).
+    np.testing.assert_allclose(remote.best.val_scores, local.best.val_scores, rtol=1e-12)

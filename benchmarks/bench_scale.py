@@ -85,11 +85,13 @@ def on_dask(root: Path, n_shards: int, worker_memory: str) -> dict:
     from tasks.scoring.shards import merge_shard_scores, score_shard_task
 
     layout = DataLayout(root)
-    champion, model_dir = _champion(root)
     _cold(root)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+    # The cluster first: loading a pyfunc prepends its code folder to sys.path, which spawned
+    # workers would inherit (and then import the model's serving subset of ``tasks``).
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0",
                       memory_limit=worker_memory) as cluster, Client(cluster) as client:
         client.wait_for_workers(2)
+        champion, model_dir = _champion(root)
         started = time.perf_counter()
         inputs = prepare_day_inputs(layout, DAY, WINDOW_DAYS)
         with tempfile.TemporaryDirectory(dir=root) as tmp:
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             n_users = _prepare(root, n_events)
             report(f"{n_events:,} events over {n_users:,} users ready in {time.perf_counter() - started:.0f} s")
             local = _child("in-process", root, args.shards, args.worker_memory)
+            report(f"  in-process: {json.dumps(local)}")
             dask = _child("dask", root, args.shards, args.worker_memory)
         rows.append((n_events, local, dask))
         report(f"  in-process: features {local['features_s']:6.1f} s  scoring {local['scoring_s']:5.1f} s  "

@@ -27,10 +27,12 @@ N_USERS = 90
 
 @pytest.fixture(scope="module")
 def dask_address():
+    """Ask for it before fixtures that load a pyfunc: that prepends the model's code folder to
+    sys.path, and spawned workers inherit sys.path."""
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, memory_limit="1GiB") as cluster:
+                      dashboard_address=":0", memory_limit="1GiB") as cluster:
         yield cluster.scheduler_address
 
 
@@ -52,7 +54,7 @@ def write_world(layout: DataLayout, days: list[date], seed: int = 0) -> None:
     types = np.array(["login", "view", "search", "add_to_cart", "checkout", "purchase", "payment_failed",
                       "review", "coupon_apply"])
     for d, day in enumerate(days):
-        n = 2500
+        n = 1500
         users = rng.integers(0, N_USERS - d * 10, n)  # a varying set of active users per day
         etype = types[rng.choice(len(types), n, p=[.05, .5, .15, .1, .05, .06, .03, .03, .03])]
         priced = np.isin(etype, ["add_to_cart", "checkout", "purchase", "payment_failed"])
@@ -68,7 +70,7 @@ def write_world(layout: DataLayout, days: list[date], seed: int = 0) -> None:
             "price": np.where(priced, np.round(rng.gamma(2, 20, n), 2), np.nan),
             "quantity": pd.array(np.where(priced, rng.integers(1, 3, n), 0), dtype="Int32"),
             # shared devices / IPs / cards across users (rings), plus each user's own
-            "device_id": [f"d{u % 30}" if r < 0.3 else f"d-own-{u}" for u, r in zip(users, rng.random(n), strict=True)],
+            "device_id": [f"d{u % 10}" if r < 0.3 else f"d-own-{u}" for u, r in zip(users, rng.random(n), strict=True)],
             "ip": [f"ip{u % 17}" if r < 0.2 else f"ip-own-{u}" for u, r in zip(users, rng.random(n), strict=True)],
             "country": np.where(rng.random(n) < 0.05, "FR", "DE"),
         })
@@ -125,7 +127,7 @@ def test_every_shard_count_gives_the_same_table(tmp_path):
 
 
 @pytest.mark.slow
-def test_sharded_scores_and_alerts_equal_the_in_process_ones(prefect_harness, world, dask_address):  # noqa: F811
+def test_sharded_scores_and_alerts_equal_the_in_process_ones(prefect_harness, dask_address, world):  # noqa: F811
     from flows.daily import score_flow
 
     settings, _, _ = world

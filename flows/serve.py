@@ -83,9 +83,13 @@ def _require_server(settings: Settings) -> None:
 
 
 def register_deployments(settings: Settings) -> list[str]:
-    """Create or update the deployments on the Prefect API; returns their ids."""
+    """Create or update the deployments, then the automations that run them; returns the deployments' ids."""
+    from infra.automations import apply_automations
+
     _require_server(settings)
-    return [str(deployment.apply()) for deployment in build_deployments(settings)]
+    ids = [str(deployment.apply()) for deployment in build_deployments(settings)]
+    apply_automations(settings)  # after the deployments: the drift automation names the retrain one
+    return ids
 
 
 def _report(lines: list[str]) -> None:
@@ -102,7 +106,7 @@ def serve(settings: Settings, run_once: bool = False) -> None:
                  "without --run-once, or a worker, does):", *summary,
                  f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
-    _require_server(settings)
+    register_deployments(settings)  # the runner re-applies them; the automations need them to exist first
     _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
              "meanwhile wait as Late until the next `shopguard serve`):", *summary])
     asyncio.run(_serve_until_stopped(build_deployments(settings)))

@@ -54,10 +54,14 @@ def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -
 
 @flow(name=RETRAIN_FLOW_NAME, flow_run_name=_scheduled_run_name("train", "end", suffix="trigger"))
 def scheduled_retrain_flow(end: date | None = None, trigger: str = "schedule", data_dir: str | None = None) -> Any:
-    """A retrain on the window ending ``end`` (default: yesterday in UTC)."""
-    from flows.train import train_flow
+    """A retrain on the window ending ``end`` (default: yesterday in UTC); a drift retrain
+    (``trigger="drift"``, started by the drift automation) first applies the retrain rule."""
+    from flows.train import drift_retrain_flow, train_flow
 
-    return train_flow(end=end or yesterday_utc(), settings=_settings_for(data_dir), trigger=trigger)
+    settings = _settings_for(data_dir)
+    if trigger == "drift":
+        return drift_retrain_flow(day=end or yesterday_utc(), settings=settings)
+    return train_flow(end=end or yesterday_utc(), settings=settings, trigger=trigger)
 
 
 _FLOWS = {DAILY_FLOW_NAME: scheduled_daily_flow, RETRAIN_FLOW_NAME: scheduled_retrain_flow}

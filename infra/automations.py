@@ -12,24 +12,15 @@ inside the cooldown is a recorded no-op. `shopguard serve` (and `make up`) call
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from infra.deployments import RETRAIN_DEPLOYMENT
 from tasks.errors import ShopguardError, first_line
+from tasks.monitoring.drift_event import DRIFT_EVENT, data_root_resource_id
 from tasks.settings import Settings
 
-DRIFT_EVENT = "shopguard.drift.detected"
 DRIFT_AUTOMATION = "shopguard-drift-retrain"
-
-
-def data_root_resource_id(data_dir: Path | str) -> str:
-    """``shopguard.data-root.<12 hex>``: one resource per data root, so a shared server's
-    automation fires only for the root it was applied for."""
-    digest = hashlib.sha256(str(Path(data_dir).expanduser().resolve()).encode()).hexdigest()[:12]
-    return f"shopguard.data-root.{digest}"
 
 
 def drift_automation(settings: Settings, retrain_deployment_id: Any) -> Any:
@@ -88,16 +79,3 @@ def apply_automations(settings: Settings) -> list[str]:
         raise ShopguardError(f"Prefect server {settings.prefect_api_url} refused automation {DRIFT_AUTOMATION}: "
                              f"{type(exc).__name__}: {first_line(exc)}") from exc
 
-
-def drift_automation_active(settings: Settings) -> bool:
-    """True when the server has the drift automation enabled (then it, not the caller, retrains)."""
-    if not settings.prefect_api_url:
-        return False
-    from prefect.client.orchestration import get_client
-
-    try:
-        with get_client(sync_client=True) as client:
-            return any(a.enabled for a in client.read_automations_by_name(DRIFT_AUTOMATION))
-    except Exception as exc:
-        raise ShopguardError(f"Prefect server {settings.prefect_api_url} did not answer for automation "
-                             f"{DRIFT_AUTOMATION}: {type(exc).__name__}: {first_line(exc)}") from exc

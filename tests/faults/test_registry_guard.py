@@ -134,27 +134,33 @@ RETRAIN = textwrap.dedent("""
 
 
 @pytest.mark.slow
-def test_two_retrains_sharing_a_registry_move_the_champion_once_each_in_order(prefect_harness, tmp_path):
+def test_two_retrains_sharing_a_registry_move_the_champion_once_each_in_order(tmp_path):
     """Two machines (data roots) share a Prefect server and an MLflow registry: only the Prefect
     limit stands between their retrains (the flocks are per data root)."""
-    from prefect.settings import PREFECT_API_URL
+    from test_drift_automation import boot_prefect_server, stop_server
     from test_training_units import END, write_feature_window
 
+    from infra.servers import wait_healthy
     from tasks.registry.contract import CHAMPION, PREVIOUS_CHAMPION
     from tasks.tracking import mlflow_client
 
     registry = f"sqlite:///{tmp_path / 'registry.db'}"
-    procs = {}
-    for machine in ("a", "b"):
-        settings = make_settings(tmp_path / machine, wait=600)
-        write_feature_window(settings, users=150, anomaly_share=0.03)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOPGUARD_DATA_DIR": str(tmp_path / machine),
-               "MLFLOW_TRACKING_URI": registry, "PREFECT_API_URL": PREFECT_API_URL.value(),
-               "SHOPGUARD_TRAINING__DETECTORS": "gaussian", "SHOPGUARD_TRAINING__TRIALS": "1",
-               "SHOPGUARD_TRAINING__PROMOTION_MARGIN": "0"}  # an equal challenger wins: both promote
-        procs[machine] = subprocess.Popen([sys.executable, "-c", RETRAIN, END.isoformat()], env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    outputs = {machine: proc.communicate(timeout=600) for machine, proc in procs.items()}
+    server, api_url = boot_prefect_server(tmp_path / "server")
+    try:
+        for machine in ("a", "b"):
+            write_feature_window(make_settings(tmp_path / machine, wait=600), users=150, anomaly_share=0.03)
+        assert wait_healthy(f"{api_url}/health", 300, server)
+        procs = {}
+        for machine in ("a", "b"):
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOPGUARD_DATA_DIR": str(tmp_path / machine),
+                   "MLFLOW_TRACKING_URI": registry, "PREFECT_API_URL": api_url,
+                   "SHOPGUARD_TRAINING__DETECTORS": "gaussian", "SHOPGUARD_TRAINING__TRIALS": "1",
+                   "SHOPGUARD_TRAINING__PROMOTION_MARGIN": "0"}  # an equal challenger wins: both promote
+            procs[machine] = subprocess.Popen([sys.executable, "-c", RETRAIN, END.isoformat()], env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outputs = {machine: proc.communicate(timeout=900) for machine, proc in procs.items()}
+    finally:
+        stop_server(server)
     for machine, proc in procs.items():
         assert proc.returncode == 0, f"{machine}: {outputs[machine][1][-2000:]}"
     assert any("waited" in err and "for the retrain guard" in err for _, err in outputs.values())  # they did meet

@@ -101,8 +101,10 @@ class _VariationalAutoEncoder(nn.Module):
 
 
 class _ReconstructionDetector(TorchDetector):
-    def __init__(self, hidden_units: int = 64, latent_dim: int = 8, dropout: float = 0.2, n_members: int = 3, **kw):
-        super().__init__(**kw)
+    def __init__(self, hidden_units: int = 64, latent_dim: int = 8, dropout: float = 0.2, n_members: int = 3,
+                 epochs: int = 50, **kw):
+        # 50 epochs: with dropout the held-out loss creeps down for long after the ranking has settled.
+        super().__init__(epochs=epochs, **kw)
         self.hidden_units = hidden_units
         self.latent_dim = latent_dim
         self.dropout = dropout

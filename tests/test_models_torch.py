@@ -124,6 +124,6 @@ def test_reconstruction_error_is_standardised_per_feature():
     detector = make_detector("autoencoder", latent_dim=1, epochs=60, n_members=2).fit(X[30:])
     scores = detector.decision_function(X)
     assert roc_auc_score(y, scores) > 0.95
-    assert detector.error_scale_.shape == (2, 6) and (detector.error_scale_[:, 4:] > 5 * detector.error_scale_[:, :4]).all()
+    assert detector.error_scale_.shape == (2, 6) and detector.error_scale_[:, 4:].min() > 5 * detector.error_scale_[:, :4].max()
     top = detector.explain(X[:30], top_k=1)["feature_1"]
     assert (top == "x0").mean() > 0.9

@@ -35,6 +35,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from infra.servers import (
     HOST,
@@ -318,17 +319,23 @@ def dask_workers(config: StackConfig) -> Server:
 
 def deploy(config: StackConfig) -> list[str]:
     """Create the work pool if missing and deploy the specs to it; then the automations, if any."""
+    from tasks.settings import Settings
+
+    return deploy_settings(Settings(data_dir=config.data_dir, prefect_api_url=config.prefect_api_url,
+                                    mlflow_tracking_uri=config.mlflow_uri, dask_address=config.dask_address),
+                           config.pool)
+
+
+def deploy_settings(settings: Any, pool: str) -> list[str]:
+    """Deploy to ``pool`` on ``settings.prefect_api_url``; the names of what was deployed."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.serve import deploy_to_pool
-    from tasks.settings import Settings
 
-    settings = Settings(data_dir=config.data_dir, prefect_api_url=config.prefect_api_url,
-                        mlflow_tracking_uri=config.mlflow_uri, dask_address=config.dask_address)
     # prefect.deploy prints a rich table of what it applied; `up` prints its own summary
-    with temporary_settings(updates={PREFECT_API_URL: config.prefect_api_url}), \
+    with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}), \
             contextlib.redirect_stdout(io.StringIO()):
-        names = deploy_to_pool(settings, config.pool, REPO_ROOT)
+        names = deploy_to_pool(settings, pool, REPO_ROOT)
         # helper hook: infra/automations.py (event-driven retraining) declares what runs on events
         if importlib.util.find_spec("infra.automations") is not None:
             from infra.automations import apply_automations
@@ -398,7 +405,9 @@ def _write(lines: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     defaults = Ports()
     parser = argparse.ArgumentParser(prog="python -m infra.stack", description=__doc__.split("\n\n")[0])
-    parser.add_argument("action", choices=["up", "down"])
+    parser.add_argument("action", choices=["up", "down", "deploy"],
+                        help="deploy: only (re)deploy to the pool on PREFECT_API_URL, settings from the environment")
+    parser.add_argument("--pool", default=POOL, help="process work pool the deployments go to")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("SHOPGUARD_DATA_DIR", "data")))
     for name in ("postgres", "mlflow", "prefect", "dask", "dask_dashboard"):
         parser.add_argument(f"--{name.replace('_', '-')}-port", type=int, default=getattr(defaults, name), dest=name)
@@ -408,10 +417,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Prefect API call otherwise
     config = StackConfig(data_dir=args.data_dir.expanduser().resolve(), dask_workers=args.dask_workers,
-                         timeout_s=args.timeout,
+                         timeout_s=args.timeout, pool=args.pool,
                          ports=Ports(args.postgres, args.mlflow, args.prefect, args.dask, args.dask_dashboard))
     started = time.monotonic()
     try:
+        if args.action == "deploy":
+            from tasks.errors import ShopguardError
+            from tasks.settings import Settings
+
+            try:
+                names = deploy_settings(Settings(), args.pool)
+            except ShopguardError as exc:
+                raise ServerError(str(exc)) from exc
+            _write([f"deployed to pool {args.pool}: {', '.join(names)}"])
+            return 0
         if args.action == "down":
             stopped = down(config)
             _write([f"stopped: {', '.join(stopped)} (data kept in {config.data_dir})" if stopped

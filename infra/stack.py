@@ -29,6 +29,7 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -39,12 +40,14 @@ from typing import Any
 
 from infra.servers import (
     HOST,
+    STOP_TIMEOUT_S,
     Server,
     ServerError,
+    _alive,
     _bin,
     await_ready,
     launch,
-    stop,
+    recorded_pid,
 )
 
 log = logging.getLogger(__name__)
@@ -57,7 +60,7 @@ DATABASES = ("mlflow", "prefect")  # one role and one database of the same name 
 PG_START_TIMEOUT_S = 60
 # Generous: on a loaded 2-core machine the MLflow server alone took 100 s to answer /health.
 DEFAULT_TIMEOUT_S = 300.0
-# stopped in this order (the worker first, so no flow run is started while its servers go away)
+# the processes `up` starts (Postgres aside: pg_ctl owns it)
 PROCESSES = ("prefect-worker", "dask-worker", "dask-scheduler", "mlflow", "prefect")
 
 
@@ -357,9 +360,7 @@ def _check_ports(config: StackConfig) -> None:
 
 
 def _running(config: StackConfig, name: str) -> bool:
-    from infra.servers import running_pid
-
-    return running_pid(config.root, name) is not None
+    return recorded_pid(config.root / "servers" / f"{name}.pid") is not None
 
 
 def _start_all(config: StackConfig, servers: list[Server]) -> dict[str, str]:
@@ -391,8 +392,27 @@ def up(config: StackConfig) -> dict[str, str]:
 
 
 def down(config: StackConfig) -> list[str]:
-    """Stop what ``up`` started (by recorded pid and start time) and the cluster; data stays."""
-    stopped = [name for name in PROCESSES if stop(name, config.root)]
+    """Stop what ``up`` started (by recorded pid and start time) and the cluster; data stays.
+
+    SIGTERM to every recorded session at once, then wait: one by one, each server's own shutdown
+    (Prefect's takes seconds) would add up.
+    """
+    pid_files = [config.root / "servers" / f"{name}.pid" for name in PROCESSES]
+    pids = {name: recorded_pid(path) for name, path in zip(PROCESSES, pid_files, strict=True)}
+    for pid in pids.values():
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)  # its own session: it and what it spawned
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while any(pid is not None and _alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids.values():
+        if pid is not None and _alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+    for path in pid_files:
+        path.unlink(missing_ok=True)
+    stopped = [name for name, pid in pids.items() if pid is not None]
     if config.pg_data.exists() and stop_postgres(config):
         stopped.append("postgres")
     return stopped

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -29,8 +30,18 @@ from tasks.run_status import read_day_status
 
 START = date(2026, 1, 1)
 TRAIN_DAYS = 5
-DAYS = [START + timedelta(days=i) for i in range(TRAIN_DAYS + 1)]
-ORDINARY = DAYS[TRAIN_DAYS]
+DAYS = [START + timedelta(days=i) for i in range(TRAIN_DAYS + 2)]
+PROMOTION = DAYS[-1]  # the world's shift: drift, so the monitor's event fires the retrain automation
+# the worker's flow runs read their settings from its environment: a small, quick sweep
+TRAINING_ENV = {"SHOPGUARD_TRAINING__TRIALS": "2", "SHOPGUARD_TRAINING__DETECTORS": "isolation_forest,gaussian"}
+RESEND = """
+import json, sys, uuid
+from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
+event, resource, payload = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+emit_event(event=event, resource=resource, payload=payload, id=uuid.UUID(sys.argv[4]))
+EventsWorker.drain_all(timeout=30)
+"""
 TMP_PREFIX = "shopguard-stack-test-"
 OWNER_FILE = "owner.json"
 
@@ -81,11 +92,15 @@ def stack():
     root.chmod(0o755)
     record_pid(root / OWNER_FILE, os.getpid())
     config = StackConfig(data_dir=root / "data", ports=Ports(*free_ports(5)), dask_workers=1)
+    saved = dict(os.environ)
+    os.environ.update(TRAINING_ENV)  # inherited by the worker that `up` starts
     try:
         started = time.monotonic()
         status = up(config)
         yield config, status, time.monotonic() - started
     finally:
+        os.environ.clear()
+        os.environ.update(saved)
         down(config)
         shutil.rmtree(root, ignore_errors=True)
 
@@ -111,8 +126,8 @@ def world(stack, prefect_api):
     settings = Settings(data_dir=config.data_dir, mlflow_tracking_uri=config.mlflow_uri,
                         prefect_api_url=config.prefect_api_url,
                         training={"trials": 2, "detectors": ["isolation_forest", "gaussian"]})
-    generate_flow(settings=settings, start=START, days=len(DAYS), users=300, seed=5)
-    for day in DAYS[:TRAIN_DAYS]:
+    generate_flow(settings=settings, start=START, days=len(DAYS), users=300, seed=5, promotion_day=PROMOTION)
+    for day in DAYS[:-1]:  # the retrain's window ends on the promotion day: it needs every day before
         validate_flow(day=day, settings=settings)
         features_flow(day=day, settings=settings)
     first = train_flow(end=DAYS[TRAIN_DAYS - 1], settings=settings, window_days=TRAIN_DAYS, trigger="manual")
@@ -125,35 +140,80 @@ def _psql(config: StackConfig, database: str, sql: str) -> list[str]:
     return out.stdout.split()
 
 
+def _drift_retrain_runs(client, deployment_id) -> list:
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+    return [r for r in runs if r.parameters.get("trigger") == "drift"]
+
+
+def _wait_for_finished_run(client, deployment_id, timeout_s: float = 900) -> list:
+    deadline = time.monotonic() + timeout_s
+    runs: list = []
+    while time.monotonic() < deadline:
+        runs = _drift_retrain_runs(client, deployment_id)
+        if runs and all(r.state and r.state.is_final() for r in runs):
+            return runs
+        time.sleep(2)
+    raise AssertionError(f"no finished drift retrain run: {[(r.name, r.state_name) for r in runs]}")
+
+
 @pytest.mark.slow
-def test_the_daily_deployment_runs_one_day_through_the_worker(stack, world):
+def test_a_drift_day_runs_through_the_worker_and_its_event_retrains_once(stack, world):
     from mlflow import MlflowClient
+    from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
+
+    from tasks.monitoring.drift_event import DRIFT_EVENT
 
     config, status, _ = stack
     settings, first = world
     assert all(status[name] == "started" for name in PROCESSES) and status["postgres"] == "started"
-    run = run_deployment(DAILY_DEPLOYMENT, parameters={"day": ORDINARY.isoformat(), "data_dir": str(config.data_dir)},
-                         timeout=600)
+    assert "automation" in status["deployments"]  # infra/automations.py applied after the deployments
+    run = run_deployment(DAILY_DEPLOYMENT, parameters={"day": PROMOTION.isoformat(), "data_dir": str(config.data_dir)},
+                         timeout=900)
     assert run.state.is_completed(), f"daily run ended {run.state.name}: {run.state.message}"
     assert run.work_pool_name == config.pool  # a worker of the pool ran it, not this process
+    assert str(run.id) in _psql(config, "prefect", f"SELECT id FROM flow_run WHERE id = '{run.id}'")
 
+    # the day as the worker left it: scored by the champion of the Postgres-backed registry, drift recorded
     client = MlflowClient(tracking_uri=config.mlflow_uri)
-    champion = client.get_model_version_by_alias(settings.registered_model_name, "champion")
-    assert champion.version == first.version
-    # the registry lives in Postgres; its files went through the server's artifact proxy
+    layout = DataLayout(config.data_dir)
+    record = read_day_status(layout, PROMOTION)
+    scores = pd.read_parquet(layout.scores(PROMOTION) / "part-0.parquet")
+    assert len(scores) == record["scoring"]["users_scored"] > 0
+    assert (scores["model_version"] == first.version).all() and record["scoring"]["model_version"] == first.version
+    assert record["drift"]["drift_detected"] and record["drift"]["retrain_recommended"]
     assert settings.registered_model_name in _psql(config, "mlflow", "SELECT name FROM registered_models")
-    assert client.get_model_version_download_uri(settings.registered_model_name, champion.version).startswith(
-        "mlflow-artifacts:")
+    assert client.get_model_version_download_uri(settings.registered_model_name, first.version).startswith(
+        "mlflow-artifacts:")  # the server's artifact proxy: clients never see its folder
     assert list((config.data_dir / "mlflow" / "artifacts").rglob("MLmodel"))
 
-    layout = DataLayout(config.data_dir)
-    scores = pd.read_parquet(layout.scores(ORDINARY) / "part-0.parquet")
-    assert len(scores) > 100 and (scores["model_version"] == champion.version).all()
-    record = read_day_status(layout, ORDINARY)
-    assert record["scoring"]["model_version"] == champion.version
-    assert "drift_detected" in record["drift"] and not record["drift"]["drift_detected"]
-    assert str(run.id) in _psql(config, "prefect", f"SELECT id FROM flow_run WHERE id = '{run.id}'")
+    with get_client(sync_client=True) as prefect:
+        retrain = prefect.read_deployment_by_name(RETRAIN_DEPLOYMENT)
+        (fired,) = _wait_for_finished_run(prefect, retrain.id)  # the monitor's event, through the automation
+        assert fired.state_name == "Completed", fired.state.message
+        assert fired.work_pool_name == config.pool
+        assert fired.parameters == {"end": PROMOTION.isoformat(), "trigger": "drift", "data_dir": str(config.data_dir)}
+        events = prefect.request("POST", "/events/filter",
+                                 json={"filter": {"event": {"name": [DRIFT_EVENT]}}}).json()["events"]
+        (event,) = events
+        # the same event again (a client resending after a reconnect): no second retrain
+        resent = subprocess.run([sys.executable, "-c", RESEND, event["event"], json.dumps(event["resource"]),
+                                 json.dumps(event["payload"]), event["id"]], capture_output=True, text=True, timeout=180,
+                                env={**os.environ, "PREFECT_API_URL": config.prefect_api_url})
+        assert resent.returncode == 0, resent.stderr[-2000:]
+        time.sleep(15)  # the automation fired the first time within seconds
+        assert [r.id for r in _drift_retrain_runs(prefect, retrain.id)] == [fired.id]
+
+    versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
+    assert sorted(int(v.version) for v in versions) == [int(first.version), int(first.version) + 1]  # trained once
+    champion = client.get_model_version_by_alias(settings.registered_model_name, "champion")
+    retrained = read_day_status(layout, PROMOTION)["retrain"]
+    assert retrained["triggered"] and retrained["flow_run_id"] == str(fired.id)
+    assert retrained["model_version"] == str(int(first.version) + 1)
+    assert champion.version == (retrained["model_version"] if retrained["promotion_decision"] == "promoted"
+                                else first.version)
 
 
 @pytest.mark.slow

@@ -59,11 +59,10 @@ def drift_retrain_flow(day: date, settings: Settings) -> RetrainSection:
     """The drift retrain for ``day``, however it was started: under the retrain guard the retrain
     rule decides (a day already retrained, or inside the cooldown, is a recorded no-op), then it
     retrains on the window ending ``day`` and records itself (tasks.monitoring.drift_retrain)."""
-    import prefect.runtime
-
-    # keyed by the run that started it: the deployment run, or the caller's run in-process
-    run_key = prefect.runtime.flow_run.root_flow_run_id
+    # Keyed by the deployment run that started it (what its caller holds), or in-process by this
+    # run itself: a backfill's drift retrains share one root run.
     mode = "deployment" if prefect.runtime.deployment.id else "in-process"
+    run_key = prefect.runtime.flow_run.root_flow_run_id if mode == "deployment" else prefect.runtime.flow_run.id
     section = run_drift_retrain(day, settings, lambda: _train(day, settings, None, None, "drift"), run_key, mode)
     publish_oncall(day, settings)  # started by the automation, nobody else renders the page afterwards
     return section
@@ -77,7 +76,7 @@ def _train(end: date, settings: Settings, window_days: int | None, trials: int |
     # Holding the guard, any run still RUNNING belongs to a retrain that died: close it.
     fail_abandoned_runs(settings, experiment_id)
     data = load_training_window(settings, window, model_feature_names())
-    # The flow run id on the run and its version: a deployment's caller finds this retrain's version by it.
+    # The flow run id on the run and its version: either traces back to the Prefect run that made it.
     tags = {**runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version()),
             FLOW_RUN_TAG: str(prefect.runtime.flow_run.id)}
     parent_run_id = start_parent_run(settings, experiment_id, data, trigger, tags)

@@ -110,81 +110,89 @@ def emit(data_dir: Path, api_url: str, *emitters: str) -> None:
 
 
 def retrain_runs(client, deployment_id) -> list:
+    """The deployment's drift runs (not the runs its Monday cron has scheduled)."""
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 
-    return client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+    runs = client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])))
+    return [r for r in runs if r.parameters.get("trigger") == "drift"]
 
 
 def wait_for_runs(client, deployment_id, count: int, timeout_s: float = 400) -> list:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = [r for r in retrain_runs(client, deployment_id) if r.parameters.get("trigger") == "drift"]
+        runs = retrain_runs(client, deployment_id)
         if len(runs) >= count and all(r.state and r.state.is_final() for r in runs):
             return runs
         time.sleep(1)
     raise AssertionError(f"wanted {count} finished drift retrain runs, have {[(r.name, r.state_name) for r in runs]}")
 
 
-def test_a_drift_event_fires_the_automation_once_and_matches_the_in_process_record(prefect_harness, tmp_path):
+def retrain_through_automation(data_dir: Path, api_url: str, home: Path) -> tuple[list, object]:
+    """`shopguard serve` on the server; the day's event sent twice, then once more (a rerun's)."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.daily import start_drift_retrain
-
-    server, api_url = boot_prefect_server(tmp_path / "server")  # boots while the embedded half runs
-    # Embedded mode first (no server configured): the daily flow's path retrains in-process.
-    embedded = drifted_day(tmp_path / "embedded")
-    started = time.monotonic()
-    section = start_drift_retrain(DAY, embedded)
-    embedded_s = time.monotonic() - started
-    assert section is not None and section.triggered and section.mode == "in-process" and section.model_version == "1"
-    assert drift_retrain_days(DataLayout(embedded.data_dir)) == [DAY]
-    assert start_drift_retrain(DAY, embedded).skip_reason == f"a drift retrain already ran for {DAY}"
-
-    # The same day on a server with the automation, through `shopguard serve`.
-    data_dir = tmp_path / "served"
-    settings = drifted_day(data_dir)
-    try:
-        assert wait_healthy(f"{api_url}/health", 300, server), (tmp_path / "server" / "prefect.log").read_text()[-2000:]
-    except BaseException:
-        stop_server(server)
-        raise
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPGUARD_", "MLFLOW_", "PREFECT_"))}
-    env.update(PREFECT_API_URL=api_url, SHOPGUARD_DATA_DIR=str(data_dir), PREFECT_HOME=str(tmp_path / "serve-home"),
+    env.update(PREFECT_API_URL=api_url, SHOPGUARD_DATA_DIR=str(data_dir), PREFECT_HOME=str(home),
                PREFECT_RUNNER_POLL_FREQUENCY="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PYTHONPATH=str(ROOT),
                **TRAINING_ENV)
-    serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "serve.log", "wb") as serve_log:  # a file, not a pipe: nobody drains it meanwhile
+        serving = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve"], stdout=subprocess.PIPE,
+                                   stderr=serve_log, text=True, env=env, cwd=ROOT)
     try:
-        _wait_for_line(serving, "serving deployments")
-        served = Settings(data_dir=data_dir, prefect_api_url=api_url)
-        with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        _wait_for_line(serving, "serving deployments", timeout_s=300)
+        with get_client(sync_client=True) as client:
             (automation,) = client.read_automations_by_name(DRIFT_AUTOMATION)
-            assert apply_automations(served) == [str(automation.id)]  # a rerun updates, never adds one
+            assert apply_automations(Settings(data_dir=data_dir, prefect_api_url=api_url)) == [str(automation.id)]
             assert automation.trigger.match.root["prefect.resource.id"] == data_root_resource_id(data_dir)
             deployment = client.read_deployment_by_name(RETRAIN_DEPLOYMENT)
 
             emit(data_dir, api_url, "monitor-run-1", "monitor-run-1")  # the same event sent twice
             (first,) = wait_for_runs(client, deployment.id, 1)
-            assert first.state_name == "Completed", first.state.message
+            assert first.state_name == "Completed", (home / "serve.log").read_text()[-3000:]
             assert first.parameters == {"end": DAY.isoformat(), "trigger": "drift", "data_dir": str(data_dir)}
             emit(data_dir, api_url, "monitor-run-2")  # the day monitored again: a new event
-            runs = wait_for_runs(client, deployment.id, 2)
-            time.sleep(2)
+            wait_for_runs(client, deployment.id, 2)
+            time.sleep(2)  # a third run (the duplicate let through) would exist by now
             runs = retrain_runs(client, deployment.id)
-            events = client.request("POST", "/events/filter", json={"filter": {"event": {"name": [DRIFT_EVENT]}}}).json()
+            events = client.request("POST", "/events/filter", json={"filter": {"event": {"name": [DRIFT_EVENT]}}})
         assert len(runs) == 2 and all(r.state_name == "Completed" for r in runs), [(r.name, r.state_name) for r in runs]
-        assert {e["id"] for e in events["events"]} == {str(drift_event_id(data_dir, DAY, f"monitor-run-{i}")) for i in (1, 2)}
+        stored = {e["id"] for e in events.json()["events"]}
+        assert stored == {str(drift_event_id(data_dir, DAY, f"monitor-run-{i}")) for i in (1, 2)}
+        return runs, first
     finally:
         serving.terminate()
         serving.communicate(timeout=60)
+
+
+def test_a_drift_event_fires_the_automation_once_and_matches_the_in_process_record(tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.daily import start_drift_retrain
+
+    server, api_url = boot_prefect_server(tmp_path / "server")
+    try:
+        embedded, served = drifted_day(tmp_path / "embedded"), drifted_day(tmp_path / "served")  # while it boots
+        assert wait_healthy(f"{api_url}/health", 300, server), (tmp_path / "server" / "prefect.log").read_text()[-2000:]
+        with temporary_settings(updates={PREFECT_API_URL: api_url}):
+            # Embedded mode: shopguard has no server configured, so the daily flow's path retrains
+            # in-process (Prefect records the runs on this server; its automation ignores this root).
+            started = time.monotonic()
+            section = start_drift_retrain(DAY, embedded)
+            embedded_s = time.monotonic() - started
+            assert section is not None and section.mode == "in-process" and section.model_version == "1"
+            assert start_drift_retrain(DAY, embedded).skip_reason == f"a drift retrain already ran for {DAY}"
+            started = time.monotonic()
+            runs, first = retrain_through_automation(served.data_dir, api_url, tmp_path / "serve-home")
+            served_s = time.monotonic() - started
+    finally:
         stop_server(server)
 
-    layout = DataLayout(data_dir)
+    layout = DataLayout(served.data_dir)
     second = next(r for r in runs if r.id != first.id)
     assert read_retrain_result(layout, str(first.id)).model_version == "1"  # each run's own persisted result
     assert read_retrain_result(layout, str(second.id)).skip_reason == f"a drift retrain already ran for {DAY}"
-    versions = mlflow_client(settings).search_model_versions(f"name='{settings.registered_model_name}'")
+    versions = mlflow_client(served).search_model_versions(f"name='{served.registered_model_name}'")
     assert [str(v.version) for v in versions] == ["1"]  # trained once
     assert drift_retrain_days(layout) == [DAY]
 
@@ -193,4 +201,4 @@ def test_a_drift_event_fires_the_automation_once_and_matches_the_in_process_reco
     assert retrain["triggered"] and retrain["mode"] == "deployment" and retrain["flow_run_id"] == str(first.id)
     assert retrain["skipped_runs"] == [f"flow run {second.id}: a drift retrain already ran for {DAY}"]
     assert comparable(record) == comparable(read_day_status(DataLayout(embedded.data_dir), DAY))
-    print(f"in-process drift retrain {embedded_s:.1f} s")
+    print(f"in-process drift retrain {embedded_s:.1f} s; automation path (serve, 2 runs) {served_s:.1f} s")

@@ -9,8 +9,12 @@ STAMP := $(VENV)/.installed-stamp
 DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
+PG_PORT ?= 5433
+DASK_PORT ?= 8786
+DASK_DASHBOARD_PORT ?= 8787
+DASK_WORKERS ?= 2
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-detect-labels bench-train bench-scoring bench-cli bench-scale mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-detect-labels bench-train bench-scoring bench-cli bench-scale mlflow-ui up down up-lite down-lite clean
 
 help: ## Show this help
 	@echo "targets:"
@@ -18,7 +22,8 @@ help: ## Show this help
 	  | sed -e 's|$$(MLFLOW_PORT)|$(MLFLOW_PORT)|g' -e 's|$$(PREFECT_PORT)|$(PREFECT_PORT)|g' -e 's|$$(DATA_DIR)|$(DATA_DIR)|g'
 	@echo "variables (override as make VAR=value):"
 	@printf "  %-16s %s\n" DATA_DIR "$(DATA_DIR)" MLFLOW_PORT "$(MLFLOW_PORT)" PREFECT_PORT "$(PREFECT_PORT)" \
-	  PYTHON "$(PYTHON)" VENV "$(VENV)"
+	  PG_PORT "$(PG_PORT)" DASK_PORT "$(DASK_PORT)" DASK_DASHBOARD_PORT "$(DASK_DASHBOARD_PORT)" \
+	  DASK_WORKERS "$(DASK_WORKERS)" PYTHON "$(PYTHON)" VENV "$(VENV)"
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing shopguard (a few minutes on a fresh machine)"
@@ -81,10 +86,18 @@ mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over 
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \
 	  --default-artifact-root $(abspath $(DATA_DIR))/mlflow/artifacts --host 127.0.0.1 --port $(MLFLOW_PORT)
 
-up: setup ## Start Prefect (port $(PREFECT_PORT)) and MLflow (port $(MLFLOW_PORT)) on 127.0.0.1 in the background
+up: setup ## Start the stack on 127.0.0.1: Postgres, MLflow, Prefect + worker + deployments, Dask (env in $(DATA_DIR)/stack/env)
+	$(BIN)/python -m infra.stack up --data-dir $(DATA_DIR) --postgres-port $(PG_PORT) --mlflow-port $(MLFLOW_PORT) \
+	  --prefect-port $(PREFECT_PORT) --dask-port $(DASK_PORT) --dask-dashboard-port $(DASK_DASHBOARD_PORT) \
+	  --dask-workers $(DASK_WORKERS)
+
+down: ## Stop what `make up` started (by pid, checked) and Postgres; the data stays
+	$(BIN)/python -m infra.stack down --data-dir $(DATA_DIR)
+
+up-lite: setup ## Only Prefect (port $(PREFECT_PORT)) and MLflow (port $(MLFLOW_PORT)) on sqlite stores, no Postgres/workers/Dask
 	$(BIN)/python -m infra.servers up --data-dir $(DATA_DIR) --prefect-port $(PREFECT_PORT) --mlflow-port $(MLFLOW_PORT)
 
-down: ## Stop the servers started by `make up`
+down-lite: ## Stop the servers started by `make up-lite`
 	$(BIN)/python -m infra.servers down --data-dir $(DATA_DIR)
 
 clean: ## Remove the data root $(DATA_DIR) (generated data, runs, reports)

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from prefect import flow
@@ -78,6 +79,42 @@ def build_deployments(settings: Settings) -> list[Any]:
         )
 
     return [build(spec) for spec in deployment_specs(settings)]
+
+
+_ENTRYPOINTS = {DAILY_FLOW_NAME: "flows/serve.py:scheduled_daily_flow",
+                RETRAIN_FLOW_NAME: "flows/serve.py:scheduled_retrain_flow"}
+
+
+def deploy_to_pool(settings: Settings, pool: str, source: Path) -> list[str]:
+    """Deploy the specs to the process work pool ``pool``, code from the source folder ``source``.
+
+    A worker polling the pool runs them (`make up` starts one); nothing is built or pushed: the
+    worker's machine has this folder. Creates the pool when missing. Returns the deployment names.
+    """
+    from prefect import deploy
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+    from prefect.schedules import Cron
+    from prefect.workers.process import ProcessWorker
+
+    _require_server(settings)
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(
+                name=pool, type="process", base_job_template=ProcessWorker.get_default_base_job_template()))
+    specs = deployment_specs(settings)
+    deployments = [
+        _FLOWS[spec.flow_name].from_source(source=str(source), entrypoint=_ENTRYPOINTS[spec.flow_name]).to_deployment(
+            name=spec.name, schedules=[Cron(spec.cron, timezone=spec.timezone)], parameters=spec.parameters,
+            concurrency_limit=spec.concurrency_limit, description=spec.description, tags=list(spec.tags))
+        for spec in specs
+    ]
+    deploy(*deployments, work_pool_name=pool, build=False, push=False, print_next_steps_message=False,
+           ignore_warnings=True)
+    return [spec.full_name for spec in specs]
 
 
 def _require_server(settings: Settings) -> None:

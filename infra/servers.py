@@ -11,6 +11,7 @@ live in data/servers/, so `down` stops exactly the processes `up` started.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -19,13 +20,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 90.0
+# `start`/`up` only: on a loaded 2-core machine (load 40) `prefect server start` took over 90 s to
+# answer; the poll returns as soon as it does, so the margin costs nothing when all is well.
+SERVER_STARTUP_TIMEOUT_S = 300.0
 STOP_TIMEOUT_S = 15.0
 
 
@@ -41,6 +46,9 @@ class Server:
     health_url: str
     ui_url: str
     hint: str
+    # readiness when an HTTP 200 from health_url is not enough (a worker polling its pool)
+    check: Callable[[], bool] | None = field(default=None, compare=False)
+    log_dir: Path | None = None  # default: the run dir beside the pid files
 
 
 def _bin(name: str) -> str:
@@ -88,57 +96,136 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def running_pid(data_dir: Path, name: str) -> int | None:
-    path = _pid_file(data_dir, name)
-    if not path.exists():
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22); None if gone.
+
+    With the pid it names one process for good: a pid reused after a reboot or a crash gets a
+    different start time, so ``down`` never signals a stranger that inherited the number.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
-    pid = int(path.read_text().strip())
-    return pid if _alive(pid) else None
+    # the command name (field 2) is in parentheses and may hold spaces: split after the last ')'
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def record_pid(path: Path, pid: int) -> None:
+    """Write ``pid`` with its start time, atomically (a reader never sees half a record)."""
+    record = {"pid": pid, "start_ticks": process_start_ticks(pid)}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)
+
+
+def recorded_pid(path: Path) -> int | None:
+    """The pid recorded in ``path`` if that very process still runs; None otherwise.
+
+    A pid file whose process is gone, or whose pid now belongs to another process (start time
+    differs), counts as not running; it is left for the caller to remove.
+    """
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
+        return None
+    pid = record["pid"]
+    if not _alive(pid):
+        return None
+    if process_start_ticks(pid) != record.get("start_ticks"):
+        log.warning("pid %d in %s now belongs to another process; not touching it", pid, path)
+        return None
+    return pid
+
+
+def running_pid(data_dir: Path, name: str) -> int | None:
+    return recorded_pid(_pid_file(data_dir, name))
+
+
+def url_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float = STARTUP_TIMEOUT_S,
+               process: subprocess.Popen | None = None, poll_s: float = 0.5) -> bool:
+    """Poll ``check`` every ``poll_s`` until it is true, the process exits, or the timeout passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            return False
+        if check():
+            return True
+        time.sleep(poll_s)
+    return False
 
 
 def wait_healthy(url: str, timeout_s: float = STARTUP_TIMEOUT_S, process: subprocess.Popen | None = None,
                  poll_s: float = 0.5) -> bool:
     """Poll ``url`` every ``poll_s`` until it answers 200, the process exits, or the timeout passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(poll_s)
-    return False
+    return wait_until(lambda: url_ok(url), timeout_s, process, poll_s)
+
+
+def log_path(server: Server, data_dir: Path) -> Path:
+    return (server.log_dir or _run_dir(data_dir)) / f"{server.name}.log"
+
+
+def launch(server: Server, data_dir: Path) -> subprocess.Popen | None:
+    """Start ``server`` in its own session unless it already runs (None then); does not wait."""
+    if running_pid(data_dir, server.name):
+        log.info("%s already running (%s)", server.name, server.ui_url)
+        return None
+    _run_dir(data_dir).mkdir(parents=True, exist_ok=True)
+    path = log_path(server, data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as log_file:
+        process = subprocess.Popen(server.command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **server.env}, start_new_session=True)
+    record_pid(_pid_file(data_dir, server.name), process.pid)
+    return process
+
+
+def await_ready(server: Server, data_dir: Path, process: subprocess.Popen | None,
+                timeout_s: float = SERVER_STARTUP_TIMEOUT_S) -> None:
+    """Wait until ``server`` is healthy; otherwise stop it and raise one line naming it and its log."""
+    check = server.check or (lambda: url_ok(server.health_url))
+    if not wait_until(check, timeout_s, process=process):
+        stop(server.name, data_dir)
+        raise ServerError(f"{server.name} did not become healthy at {server.health_url}; "
+                          f"see {log_path(server, data_dir)}")
 
 
 def start(server: Server, data_dir: Path) -> subprocess.Popen | None:
     """Start ``server`` in its own session unless it already runs; wait until it is healthy."""
-    if running_pid(data_dir, server.name):
-        log.info("%s already running (%s)", server.name, server.ui_url)
-        return None
-    run_dir = _run_dir(data_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / f"{server.name}.log"
-    with open(log_path, "ab") as log_file:
-        process = subprocess.Popen(server.command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **server.env}, start_new_session=True)
-    _pid_file(data_dir, server.name).write_text(str(process.pid))
-    if not wait_healthy(server.health_url, process=process):
-        stop(server.name, data_dir)
-        raise ServerError(f"{server.name} server did not become healthy at {server.health_url}; see {log_path}")
+    process = launch(server, data_dir)
+    await_ready(server, data_dir, process)
     return process
 
 
 def stop(name: str, data_dir: Path) -> bool:
     """Stop the process group ``up`` started for ``name``; False when it was not running."""
-    pid = running_pid(data_dir, name)
-    _pid_file(data_dir, name).unlink(missing_ok=True)
+    return stop_recorded(_pid_file(data_dir, name))
+
+
+def stop_recorded(pid_file: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+    """SIGTERM the session of the process recorded in ``pid_file`` (SIGKILL after ``timeout_s``).
+
+    Only when the recorded pid is still the recorded process; the pid file goes either way.
+    """
+    pid = recorded_pid(pid_file)
+    pid_file.unlink(missing_ok=True)
     if pid is None:
         return False
     os.killpg(pid, signal.SIGTERM)  # the server's own session: it and the workers it spawned
-    deadline = time.monotonic() + STOP_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if _alive(pid):

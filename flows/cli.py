@@ -49,9 +49,25 @@ class OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # one line, printable whatever bytes the argument held (undecodable ones arrive as surrogates)
         line = " ".join(message.split()).encode("ascii", "backslashreplace").decode("ascii")
+        line += _did_you_mean(line)
         if len(line) > MAX_ERROR_CHARS:
             line = line[:MAX_ERROR_CHARS] + "..."
         self.exit(2, f"{self.prog}: error: {line} (see --help)\n")
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+
+
+def _did_you_mean(line: str) -> str:
+    """For a mistyped command or choice (`shopguard valdate`), the closest valid one."""
+    import difflib
+
+    match = _INVALID_CHOICE.search(line)
+    if not match:
+        return ""
+    choices = re.findall(r"'([^']*)'", match.group(2))
+    close = difflib.get_close_matches(match.group(1), choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 # Strictly YYYY-MM-DD in ASCII digits: date.fromisoformat also takes 20260301 and 2026-W10-1, and
@@ -94,7 +110,7 @@ def add_global_options(parser: argparse.ArgumentParser, default: object) -> None
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="shopguard",
-        description="Detect anomalous user behaviour on an e-commerce platform and run the model "
+        description="Detect anomalous user behaviour on an e-commerce platform and run the model\n"
         "life cycle (validate -> features -> train -> score -> monitor) as Prefect flows.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,

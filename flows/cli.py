@@ -299,8 +299,9 @@ FLOW_MODULES = {"generate": "flows.generate", "validate": "flows.validate", "fea
 
 # The heavy libraries a command's flow imports lazily, imported while the private Prefect API
 # boots on the other core instead of after it is ready (GX alone is about a third of a small
-# validate's CPU, mostly scipy and SQLAlchemy under it).
-WARM_IMPORTS = {"validate": ("great_expectations",), "features": ("great_expectations",),
+# validate's CPU, mostly scipy and SQLAlchemy under it). Not for features: its feature-table
+# check needs GX only to word a failing table (branch perf's vectorised verdict).
+WARM_IMPORTS = {"validate": ("great_expectations",),
                 "monitor": ("evidently",), "daily": ("great_expectations", "evidently"),
                 "backfill": ("great_expectations", "evidently")}
 

@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring bench-cli mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-detect-labels bench-train bench-scoring bench-cli bench-scale mlflow-ui up down clean
 
 help: ## Show this help
 	@echo "targets:"
@@ -62,6 +62,9 @@ bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed 
 bench-detect: setup ## Benchmark: label-free detection on the 20 ADBench dev sets beside PyOD ECOD/IForest/KNN
 	$(BIN)/python -m benchmarks.bench_detect
 
+bench-detect-labels: setup ## Benchmark: label-aware row (xgbod) beside HistGradientBoosting alone on the 20 ADBench dev sets
+	$(BIN)/python -m benchmarks.bench_detect_labels
+
 bench-train: setup ## Benchmark: a 6-trial retrain (sweep, registration, gate) on 20k user-days
 	$(BIN)/python -m benchmarks.bench_train
 
@@ -70,6 +73,9 @@ bench-scoring: setup ## Benchmark: score, explain and drift-report 50k user-days
 
 bench-cli: setup ## Benchmark: fixed cost of one command (validate, features) on a small day
 	$(BIN)/python -m benchmarks.bench_cli
+
+bench-scale: setup ## Benchmark: features + scoring of 1M/10M/30M-event days in-process vs sharded on a 2-worker local Dask cluster
+	$(BIN)/python -m benchmarks.bench_scale
 
 mlflow-ui: setup ## Serve the MLflow UI on http://127.0.0.1:$(MLFLOW_PORT) over the data root's store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_DIR))/mlflow/mlflow.db \

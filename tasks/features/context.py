@@ -8,7 +8,8 @@ not as a thousand individually busy users.
 
 Entity features are what fraud rings share: how many other users one of the user's devices, IPs
 or payment instruments has seen over the window up to the day, and how many devices and IPs the
-account itself went through in that window (its velocity). Without a ``payment_id`` column in the
+account itself went through in that window (its velocity). Those counts and the platform's day
+are the only cross-user parts of the feature table (see ``GLOBAL_RELATIONS``). Without a ``payment_id`` column in the
 raw events there are no payment entities, and the payment features are 0.
 """
 
@@ -25,16 +26,44 @@ COLUMNS = (
 )
 
 
+def entity_users_query(day: date) -> str:
+    """Cross-user: how many users each device, IP and payment instrument used on the day has seen.
+
+    Needs every user's entities, so a sharded build computes it once and hands it to the shards
+    (relation ``entity_users``); only values used on the day are kept, as only they are looked up.
+    """
+    d = sql_date(day)
+    return f"""
+        SELECT e.kind, e.value, count(DISTINCT e.user_id) AS n_users
+        FROM window_entities e
+        JOIN (SELECT DISTINCT kind, value FROM window_entities
+              WHERE date = {d} AND kind IN ('device', 'ip', 'payment')) t USING (kind, value)
+        WHERE e.kind IN ('device', 'ip', 'payment') AND e.date <= {d}
+        GROUP BY e.kind, e.value"""
+
+
+def platform_query(day: date) -> str:
+    """Cross-user: the platform's day in one row (events, mean events per active user, earlier median)."""
+    d = sql_date(day)
+    return f"""
+        WITH platform_days AS (
+            SELECT date, sum(n_events) AS events, count(*) AS active_users FROM window_user_day
+            WHERE date <= {d} GROUP BY date
+        )
+        SELECT (SELECT events FROM platform_days WHERE date = {d}) AS events_today,
+               (SELECT events / active_users FROM platform_days WHERE date = {d}) AS mean_events_per_user,
+               (SELECT median(events) FROM platform_days WHERE date < {d}) AS earlier_median"""
+
+
+GLOBAL_RELATIONS = {"entity_users": entity_users_query, "platform": platform_query}
+
+
 def query(day: date) -> str:
+    """Per-user context; reads the cross-user relations ``entity_users`` and ``platform`` (above)."""
     d = sql_date(day)
     return f"""
         WITH today AS (SELECT user_id, kind, value, n_events FROM window_entities WHERE date = {d}),
         earlier AS (SELECT DISTINCT user_id, kind, value FROM window_entities WHERE date < {d}),
-        users_per_value AS (
-            SELECT kind, value, count(DISTINCT user_id) AS n_users
-            FROM window_entities WHERE kind IN ('device', 'ip', 'payment') AND date <= {d}
-            GROUP BY kind, value
-        ),
         window_per_user AS (
             SELECT user_id,
                    count(DISTINCT value) FILTER (WHERE kind = 'device') AS distinct_devices_window,
@@ -57,7 +86,7 @@ def query(day: date) -> str:
                    max(v.n_users) FILTER (WHERE t.kind = 'payment') - 1 AS payment_shared_users
             FROM today t
             LEFT JOIN earlier e ON e.user_id = t.user_id AND e.kind = t.kind AND e.value = t.value
-            LEFT JOIN users_per_value v ON v.kind = t.kind AND v.value = t.value
+            LEFT JOIN entity_users v ON v.kind = t.kind AND v.value = t.value
             GROUP BY t.user_id
         ),
         foreign_share AS (
@@ -67,15 +96,6 @@ def query(day: date) -> str:
             FROM today t LEFT JOIN users u USING (user_id)
             WHERE t.kind = 'country'
             GROUP BY t.user_id
-        ),
-        platform_days AS (
-            SELECT date, sum(n_events) AS events, count(*) AS active_users FROM window_user_day
-            WHERE date <= {d} GROUP BY date
-        ),
-        platform AS (
-            SELECT (SELECT events FROM platform_days WHERE date = {d}) AS events_today,
-                   (SELECT events / active_users FROM platform_days WHERE date = {d}) AS mean_events_per_user,
-                   (SELECT median(events) FROM platform_days WHERE date < {d}) AS earlier_median
         )
         SELECT p.user_id,
                distinct_devices::DOUBLE AS distinct_devices,

@@ -47,12 +47,17 @@ def create_view(con: duckdb.DuckDBPyConnection, name: str, source_sql: str) -> N
 
 
 def create_input_views(con: duckdb.DuckDBPyConnection, event_files: Sequence[Path], users_file: Path,
-                       user_day_files: Sequence[Path], entity_files: Sequence[Path]) -> None:
-    """The four named relations the group builders read (see the module doc)."""
+                       user_day_files: Sequence[Path], entity_files: Sequence[Path], where: str = "TRUE") -> None:
+    """The four named relations the group builders read (see the module doc).
+
+    ``where`` (a condition on user_id) narrows every relation to one shard of the users.
+    """
     # Timestamps may arrive in ns from pandas writers; the SQL works on microseconds.
     con.execute("CREATE OR REPLACE TEMP VIEW day_events AS SELECT * REPLACE (ts::TIMESTAMPTZ AS ts) "
-                f"FROM {parquet_source(event_files)}")
+                f"FROM {parquet_source(event_files)} WHERE {where}")
     con.execute("CREATE OR REPLACE TEMP VIEW users AS SELECT * REPLACE (signup_ts::TIMESTAMPTZ AS signup_ts) "
-                f"FROM (SELECT {', '.join(USER_COLUMNS)} FROM {parquet_source([users_file])})")
-    create_view(con, "window_user_day", parquet_source(user_day_files))
-    create_view(con, "window_entities", parquet_source(entity_files))
+                f"FROM (SELECT {', '.join(USER_COLUMNS)} FROM {parquet_source([users_file])}) WHERE {where}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW window_user_day AS SELECT * FROM {parquet_source(user_day_files)} "
+                f"WHERE {where}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW window_entities AS SELECT * FROM {parquet_source(entity_files)} "
+                f"WHERE {where}")

@@ -42,15 +42,21 @@ def query(day: date) -> str:
         summary_today AS (
             SELECT user_id, n_events, n_sessions, spend_sum FROM window_user_day WHERE date = {d}
         ),
-        history AS (
-            SELECT user_id,
-                   count(*) AS n_days,
-                   median(spend_sum) AS spend_median,
-                   avg(n_events) AS events_mean, greatest(coalesce(stddev_samp(n_events), 0), 1) AS events_std,
-                   avg(spend_sum) AS spend_mean, greatest(coalesce(stddev_samp(spend_sum), 0), 1) AS spend_std,
-                   avg(n_sessions) AS sessions_mean, greatest(coalesce(stddev_samp(n_sessions), 0), 1) AS sessions_std
+        history_days AS (
+            -- sorted first: a float mean or std then never depends on the order rows arrive in
+            SELECT user_id, count(*) AS n_days, median(spend_sum) AS spend_median,
+                   list_sort(list(n_events)) AS events, list_sort(list(spend_sum)) AS spends,
+                   list_sort(list(n_sessions)) AS sessions
             FROM window_user_day WHERE date < {d}
             GROUP BY user_id
+        ),
+        history AS (
+            SELECT user_id, n_days, spend_median,
+                   list_avg(events) AS events_mean, greatest(coalesce(list_stddev_samp(events), 0), 1) AS events_std,
+                   list_avg(spends) AS spend_mean, greatest(coalesce(list_stddev_samp(spends), 0), 1) AS spend_std,
+                   list_avg(sessions) AS sessions_mean,
+                   greatest(coalesce(list_stddev_samp(sessions), 0), 1) AS sessions_std
+            FROM history_days
         )
         SELECT t.user_id,
                (cart_adds / greatest(views, 1))::DOUBLE AS view_to_cart_ratio,

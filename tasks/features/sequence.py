@@ -1,6 +1,8 @@
 """Behaviour-sequence features: how the day's events unfold in time (one row per user).
 
 Reads ``day_events``. Ties in time are broken by event_id so the output never depends on file order.
+Gaps and dwell times are summed as integer microseconds (exact), so the means and standard
+deviations come out bit for bit the same whatever order threads or user shards add them up in.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ def query() -> str:
     return """
         WITH timed AS (
             SELECT user_id, session_id, event_type,
-                   (epoch_us(ts) - epoch_us(lag(ts) OVER by_user)) / 1e6 AS gap_s,
+                   epoch_us(ts) - epoch_us(lag(ts) OVER by_user) AS gap_us,
                    CASE WHEN event_type = 'view'
-                        THEN (epoch_us(lead(ts) OVER by_session) - epoch_us(ts)) / 1e6 END AS dwell_s,
+                        THEN epoch_us(lead(ts) OVER by_session) - epoch_us(ts) END AS dwell_us,
                    row_number() OVER by_session AS position_in_session
             FROM (SELECT user_id, session_id, event_type, ts, event_id FROM day_events)
             WINDOW by_user AS (PARTITION BY user_id ORDER BY ts, event_id),
@@ -33,12 +35,14 @@ def query() -> str:
                    count(*) FILTER (WHERE event_type = 'add_to_cart') AS n_cart_adds,
                    count(*) FILTER (WHERE event_type = 'purchase') AS n_purchases,
                    count(DISTINCT session_id) AS n_sessions,
-                   count(gap_s) AS n_gaps,
-                   avg(gap_s) AS gap_mean_s,
-                   stddev_pop(gap_s) AS gap_std_s,
-                   min(gap_s) AS gap_min_s,
-                   avg(CASE WHEN gap_s < 1 THEN 1.0 WHEN gap_s IS NOT NULL THEN 0.0 END) AS gap_share_under_1s,
-                   avg(dwell_s) AS dwell_per_view_s
+                   count(gap_us) AS n_gaps,
+                   avg(gap_us) / 1e6 AS gap_mean_s,
+                   -- population std from exact sums: sqrt(n * sum(x^2) - sum(x)^2) / n (gaps sum to under a day)
+                   sqrt((count(gap_us) * sum(gap_us::HUGEINT * gap_us) - sum(gap_us) * sum(gap_us))::DOUBLE)
+                       / count(gap_us) / 1e6 AS gap_std_s,
+                   min(gap_us) / 1e6 AS gap_min_s,
+                   avg(CASE WHEN gap_us < 1000000 THEN 1.0 WHEN gap_us IS NOT NULL THEN 0.0 END) AS gap_share_under_1s,
+                   avg(dwell_us) / 1e6 AS dwell_per_view_s
             FROM timed
             GROUP BY user_id
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,10 +32,12 @@ from tasks.features.engine import (
     DEFAULT_THREADS,
     connect,
     create_input_views,
+    parquet_source,
     sql_date,
 )
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, write_partition_atomic
+from tasks.shards import shard_predicate
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,58 @@ def _summaries(con, layout: DataLayout, days: Sequence[date]) -> list[DaySummary
     return summaries
 
 
+@dataclass(frozen=True)
+class DayInputs:
+    """The files one day's feature build reads (summaries already cached); plain paths, so it pickles."""
+
+    day: date
+    event_files: tuple[Path, ...]
+    users_file: Path
+    user_day_files: tuple[Path, ...]
+    entity_files: tuple[Path, ...]
+
+    def views(self, con, where: str = "TRUE") -> None:
+        create_input_views(con, self.event_files, self.users_file, self.user_day_files, self.entity_files, where)
+
+
+def prepare_day_inputs(layout: DataLayout, day: date, window_days: int, threads: int = DEFAULT_THREADS,
+                       memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DayInputs:
+    """Check the day's inputs and cache the window's missing or stale daily summaries."""
+    event_files = parquet_files(layout.validated(day))
+    if not event_files:
+        raise DataMissingError(f"no validated events for {day}: run `shopguard validate --date {day}` first")
+    if not layout.users.exists():
+        raise DataMissingError(f"users table not found: {layout.users}")
+    con = connect(threads=threads, memory_limit=memory_limit)
+    try:
+        summaries = _summaries(con, layout, window_days_for(day, window_days))
+    finally:
+        con.close()
+    log.debug("inputs of %s: %d event files, %d-day window (%d days with data)",
+              day, len(event_files), window_days, len(summaries))
+    return DayInputs(day, tuple(event_files), layout.users, tuple(s.user_day for s in summaries),
+                     tuple(s.entities for s in summaries))
+
+
+def _feature_rows(con, day: date) -> pd.DataFrame:
+    """The feature table of the users in the connection's views (cross-user relations already there)."""
+    groups = {"sequence": sequence.query(), "profile": profile.query(day),
+              "pattern": pattern.query(day), "context": context.query(day)}
+    for name, group_query in groups.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE group_{name} AS {group_query}")
+    columns = ", ".join(f'"{spec.name}"' for spec in all_columns() if spec.name not in ("user_id", "date"))
+    return con.execute(f"""
+        SELECT user_id, {sql_date(day)} AS date, {columns}
+        FROM group_sequence JOIN group_profile USING (user_id)
+        JOIN group_pattern USING (user_id) JOIN group_context USING (user_id)
+        ORDER BY user_id""").df()
+
+
+def _finish(table: pd.DataFrame) -> pd.DataFrame:
+    table["date"] = pd.to_datetime(table["date"]).dt.date
+    return table
+
+
 def build_day_features(layout: DataLayout, day: date, window_days: int,
                        threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> pd.DataFrame:
     """The day's feature table, one row per user with a validated event on ``day``, sorted by user_id.
@@ -70,34 +125,56 @@ def build_day_features(layout: DataLayout, day: date, window_days: int,
     Reads inputs only, except that missing or stale daily summaries of the window are cached under
     features_state/ on the way (a pure function of their validated partitions).
     """
-    event_files = parquet_files(layout.validated(day))
-    if not event_files:
-        raise DataMissingError(f"no validated events for {day}: run `shopguard validate --date {day}` first")
-    if not layout.users.exists():
-        raise DataMissingError(f"users table not found: {layout.users}")
-
+    inputs = prepare_day_inputs(layout, day, window_days, threads, memory_limit)
     con = connect(threads=threads, memory_limit=memory_limit)
     try:
-        summaries = _summaries(con, layout, window_days_for(day, window_days))
-        create_input_views(con, event_files, layout.users, [s.user_day for s in summaries],
-                           [s.entities for s in summaries])
-
-        groups = {"sequence": sequence.query(), "profile": profile.query(day),
-                  "pattern": pattern.query(day), "context": context.query(day)}
-        for name, group_query in groups.items():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE group_{name} AS {group_query}")
-        columns = ", ".join(f'"{spec.name}"' for spec in all_columns() if spec.name not in ("user_id", "date"))
-        table = con.execute(f"""
-            SELECT user_id, {sql_date(day)} AS date, {columns}
-            FROM group_sequence JOIN group_profile USING (user_id)
-            JOIN group_pattern USING (user_id) JOIN group_context USING (user_id)
-            ORDER BY user_id""").df()
+        inputs.views(con)
+        for name, relation_query in context.GLOBAL_RELATIONS.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {relation_query(day)}")
+        table = _feature_rows(con, day)
     finally:
         con.close()
-    table["date"] = pd.to_datetime(table["date"]).dt.date
-    log.debug("built %d feature rows for %s over a %d-day window (%d days with data)",
-              len(table), day, window_days, len(summaries))
-    return table
+    log.debug("built %d feature rows for %s", len(table), day)
+    return _finish(table)
+
+
+# --- the sharded build: cross-user relations once, then one task per user shard ---------------
+
+def write_day_globals(inputs: DayInputs, directory: Path, threads: int = DEFAULT_THREADS,
+                      memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict[str, Path]:
+    """Compute the cross-user relations over all users once, as Parquet files the shards read."""
+    directory.mkdir(parents=True, exist_ok=True)
+    con = connect(threads=threads, memory_limit=memory_limit)
+    try:
+        inputs.views(con)
+        paths = {}
+        for name, relation_query in context.GLOBAL_RELATIONS.items():
+            paths[name] = directory / f"{name}.parquet"
+            pq.write_table(con.sql(relation_query(inputs.day)).to_arrow_table(), paths[name])
+    finally:
+        con.close()
+    return paths
+
+
+def build_shard_features(inputs: DayInputs, global_files: dict[str, Path], shard: int, n_shards: int,
+                         threads: int = 1, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> pd.DataFrame:
+    """The feature rows of one user shard (see tasks.shards); cross-user relations from ``global_files``."""
+    con = connect(threads=threads, memory_limit=memory_limit)
+    try:
+        inputs.views(con, where=shard_predicate(shard, n_shards))
+        for name, path in global_files.items():
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {parquet_source([path])}")
+        return _feature_rows(con, inputs.day)
+    finally:
+        con.close()
+
+
+def merge_shard_features(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The shards' rows as one table sorted by user_id, exactly as the in-process build returns it."""
+    non_empty = [p for p in parts if len(p)] or list(parts[:1])
+    table = pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame()
+    table = table.sort_values("user_id", kind="stable").reset_index(drop=True)
+    return _finish(table)
 
 
 def to_feature_table(df: pd.DataFrame) -> pa.Table:

@@ -46,6 +46,11 @@ def _cache_dir(layout: DataLayout, name: str, version: str, run_id: str | None) 
     return layout.state / "models" / name / f"version={version}-{(run_id or 'norun')[:12]}"
 
 
+def champion_model_dir(settings: Settings, champion: Champion) -> Path:
+    """The folder ``load_champion`` loaded the champion from: shard workers load it from there too."""
+    return _cache_dir(DataLayout(settings.data_dir), champion.name, champion.version, champion.run_id) / "model"
+
+
 class ChampionIncompatible(ShopguardError):
     """The model's own files load but its code refuses them (e.g. saved by an incompatible library)."""
 

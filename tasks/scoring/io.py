@@ -23,6 +23,11 @@ def read_day_features(layout: DataLayout, day: date) -> pd.DataFrame:
     return DataCatalog(layout).load("features", day)
 
 
+def read_day_feature_keys(layout: DataLayout, day: date) -> pd.DataFrame:
+    """The day's (user_id, date) keys in file order, after the same checks as ``read_day_features``."""
+    return DataCatalog(layout).load("features", day, columns=[])
+
+
 def _write_dir_atomic(directory: Path, files: dict[str, pa.Table | str]) -> Path:
     """Write several files into a temp sibling and swap it in: a rerun replaces, never adds."""
     with staged_directory(directory) as tmp:
@@ -52,5 +57,6 @@ def read_day_scores(layout: DataLayout, day: date) -> pd.DataFrame:
 
 # Missing input is not transient, so only the writes retry.
 load_features_task = task(read_day_features, name="load-day-features")
+load_feature_keys_task = task(read_day_feature_keys, name="load-day-feature-keys")
 write_scores_task = task(write_day_scores, name="write-day-scores", retries=2, retry_delay_seconds=2)
 write_alerts_task = task(write_day_alerts, name="write-day-alerts", retries=2, retry_delay_seconds=2)

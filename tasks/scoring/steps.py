@@ -15,6 +15,11 @@ champion_task = task(load_champion, name="load-champion", cache_policy=NO_CACHE)
 reference_task = task(load_reference_features, name="load-drift-reference", cache_policy=NO_CACHE)
 
 
+@task(name="rank-alerts", cache_policy=NO_CACHE)
+def rank_task(champion: Champion, scores: pd.DataFrame) -> pd.DataFrame:
+    return rank_alerts(scores, served_threshold(champion.model))
+
+
 @task(name="score-and-rank", cache_policy=NO_CACHE)
 def score_and_rank(champion: Champion, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = score_features(champion.model, features, champion.version)

@@ -28,6 +28,7 @@ from tasks.registry.promotion import (
 from tasks.settings import Settings
 from tasks.tracking import configure_mlflow, mlflow_client
 from tasks.training import runs
+from tasks.training.executors import trial_executor
 from tasks.training.model_card import CardContext, render_model_card
 from tasks.training.objective import TrialData, TrialResult, model_kind
 from tasks.training.review import Review, build_review, log_review
@@ -81,8 +82,9 @@ def sweep_detectors(settings: Settings, experiment_id: str, parent_run_id: str, 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # every trial is in MLflow already
     families = available_families(settings.training.detectors, with_labels=data.has_fit_labels,
                                   unlabelled_holdout=not data.has_labels)
-    outcome = run_sweep(trial_data(data, settings), families, trials, settings.training.parallel_trials,
-                        settings.training.seed, record)
+    with trial_executor(settings.dask_address, settings.training.parallel_trials) as executor:
+        outcome = run_sweep(trial_data(data, settings), families, trials, settings.training.parallel_trials,
+                            settings.training.seed, record, executor)
     runs.log_best(client, parent_run_id, outcome.best, outcome.objective_name)
     return outcome
 

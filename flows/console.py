@@ -44,6 +44,9 @@ def configure_logging(level: str, verbose: bool) -> None:
         # MLflow gives its loggers their own handler and level at import (system-metrics start/stop
         # lines per run); it reads this variable for that level.
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        # Against an MLflow server every run's end prints "View run ... at: URL" and "View
+        # experiment at: URL" to stdout (dozens per sweep); the demo prints the one link that matters.
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         # Optuna warns on every sweep that an argument the sweep passes on purpose is experimental.
         warnings.filterwarnings("ignore", message=r".*is an experimental feature", module=r"optuna\.")
     if not sys.stderr.isatty():

@@ -6,13 +6,15 @@ the process environment and no stray ``./mlruns`` folder is ever written.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sqlite3
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, redirect_stderr
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from mlflow import MlflowClient
 
 from tasks.errors import ShopguardError, first_line
 from tasks.locks import file_lock
+from tasks.mlflow_links import holds_review_view, review_view_tag
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,22 @@ HTTP_LIMITS = {
 }
 _STORE_LOCK_WAIT_SECONDS = 300
 _checked_stores: set[Path] = set()
+
+
+@contextmanager
+def mlflow_prints_as_debug() -> Iterator[None]:
+    """MLflow's registry announces itself with bare prints to stderr ("Successfully registered model
+    ...", "Created version ..."), not through a logger: catch them and log them at DEBUG, so they
+    show with -v only. Meant for short calls in the calling thread (it swaps ``sys.stderr``).
+    """
+    buffer = io.StringIO()
+    try:
+        with redirect_stderr(buffer):
+            yield
+    finally:
+        for line in buffer.getvalue().splitlines():
+            if line.strip():
+                log.debug("mlflow: %s", line.strip())
 
 
 def bound_http_retries() -> None:
@@ -161,15 +180,20 @@ def configure_mlflow(settings: Settings) -> str:
     try:
         client = mlflow_client(settings)
         experiment = client.get_experiment_by_name(settings.experiment_name)
+        view_key, view_value = review_view_tag(now_ms=int(time.time() * 1000))
         if experiment is not None:
+            if not holds_review_view(experiment.tags.get(view_key)):  # experiments made before the view
+                client.set_experiment_tag(experiment.experiment_id, view_key, view_value)
             return experiment.experiment_id
         artifact_location = None
         if _is_local_store(uri):
             settings.artifact_root.mkdir(parents=True, exist_ok=True)
             artifact_location = settings.artifact_root.as_uri()
-        # The kind tag makes the MLflow UI open on the training-runs table rather than the GenAI view.
+        # The kind tag makes the MLflow UI open on the training-runs table rather than the GenAI view;
+        # the saved view is what the printed runs-table URL opens (see tasks.mlflow_links).
         experiment_id = client.create_experiment(settings.experiment_name, artifact_location=artifact_location,
-                                                 tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
+                                                 tags={EXPERIMENT_KIND_TAG: "custom_model_development",
+                                                       view_key: view_value})
     except mlflow.exceptions.MlflowException as exc:
         raise ShopguardError(f"MLflow tracking store {uri} is not usable: {first_line(exc)}") from exc
     log.info("created MLflow experiment %s (%s) in %s", settings.experiment_name, experiment_id, uri)

@@ -43,6 +43,8 @@ def test_help_lists_every_command_and_is_fast():
         (["generate", "--start", "2026-01-01", "--users", "many"], "not a whole number"),
         (["backfill", "--start", "2026-01-05", "--end", "2026-01-01"], "is before --start"),
         (["frobnicate"], "invalid choice"),
+        (["valdate", "--date", "2026-01-01"], "did you mean 'validate'?"),
+        (["generate", "--start", "2026-01-01", "--difficulty", "hrad"], "did you mean 'hard'?"),
         # hostile dates: only YYYY-MM-DD gets through (a date becomes part of a partition path)
         (["validate", "--date", "20260301"], "not an ISO date"),
         (["validate", "--date", "2026-W10-1"], "not an ISO date"),

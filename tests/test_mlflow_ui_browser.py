@@ -104,8 +104,16 @@ def test_reviewer_sees_parent_run_nested_trials_and_metric_column(prefect_harnes
     assert header and header[0].is_displayed()
     assert result.parent_run_id in browser.page_source
 
-    # the URL the demo prints: the runs table sorted by the agreed metric (the sort control names it;
-    # the UI keeps column choices in the browser's storage, not in the URL)
+    # the URL the demo prints: the reviewer's saved view (an experiment tag the UI reads through
+    # ?viewStateShareKey=), sorted by the agreed metric with the agreed columns shown
+    from tasks.mlflow_links import REVIEW_METRICS, REVIEW_PARAMS
+
     browser.get(runs_table_url(mlflow_server, experiment_id))
     wait.until(ec.presence_of_element_located((By.XPATH, f'//a[.//text()="{parent_name}"]')))
     assert wait.until(lambda b: "val_average_precision" in b.page_source)
+    for close in browser.find_elements(By.CSS_SELECTOR, 'button[aria-label="Close"]'):
+        close.click()
+    for column in (*REVIEW_PARAMS, *REVIEW_METRICS):  # a column not selected has no header cell at all
+        wait.until(ec.presence_of_element_located(
+            (By.XPATH, f'//*[contains(@class, "ag-header")]//*[text()="{column}"]')), message=column)
+    browser.save_screenshot(str(artifacts_dir / "mlflow_ui_review_view.png"))

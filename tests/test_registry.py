@@ -95,3 +95,46 @@ def test_configure_mlflow_does_not_leak_the_store_into_the_environment(settings,
     configure_mlflow(settings)
     assert "MLFLOW_TRACKING_URI" not in os.environ  # a later Settings() must not inherit this store
     assert mlflow.get_tracking_uri() == settings.tracking_uri
+
+
+def test_registration_prints_nothing_and_logs_mlflow_notices_at_debug(settings, capfd, caplog):
+    """MLflow's bare 'Successfully registered model' / 'Created version' prints stay off the console."""
+    quiet = settings.model_copy(update={"registered_model_name": "shopguard-quiet"})
+    fit, _ = feature_day(date(2026, 1, 1), users=100, anomaly_share=0.0)
+    detector = make_detector("isolation_forest", n_estimators=10).fit(fit[NAMES])
+    run_id = mlflow_client(quiet).create_run(configure_mlflow(quiet)).info.run_id
+    capfd.readouterr()
+    with caplog.at_level("DEBUG", logger="tasks.tracking"):
+        version = log_and_register(detector, run_id, fit, quiet)
+    out, err = capfd.readouterr()
+    assert int(version.version) == 1
+    assert "registered model" not in (out + err).lower() and "Created version" not in out + err
+    notices = [r.getMessage() for r in caplog.records if r.name == "tasks.tracking" and r.levelname == "DEBUG"]
+    assert any("Successfully registered model 'shopguard-quiet'" in m for m in notices), notices
+    assert any("Created version '1'" in m for m in notices), notices
+
+
+def test_experiment_carries_the_reviewers_saved_view_the_printed_url_opens(settings):
+    """The runs-table URL names a saved view; the experiment holds it, in the UI's envelope, even if made before."""
+    from tasks.mlflow_links import (
+        REVIEW_METRICS,
+        REVIEW_VIEW_KEY,
+        SHARED_VIEW_TAG_PREFIX,
+        runs_table_url,
+    )
+
+    client = mlflow_client(settings)
+    experiment_id = configure_mlflow(settings)
+    key = SHARED_VIEW_TAG_PREFIX + REVIEW_VIEW_KEY
+    envelope = json.loads(client.get_experiment(experiment_id).tags[key])
+    state = json.loads(envelope["state"])
+    assert envelope["name"] and isinstance(envelope["createdAt"], int)
+    assert state["orderByKey"] == "metrics.`val_average_precision`" and state["orderByAsc"] is False
+    assert state["selectedColumns"][:1] == ["params.`detector`"]
+    assert [f"metrics.`{m}`" for m in REVIEW_METRICS] == state["selectedColumns"][1:]
+    assert runs_table_url("http://127.0.0.1:5000/", experiment_id) == (
+        f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?viewStateShareKey={REVIEW_VIEW_KEY}")
+
+    client.delete_experiment_tag(experiment_id, key)  # an experiment from before the view existed
+    assert configure_mlflow(settings) == experiment_id
+    assert json.loads(json.loads(client.get_experiment(experiment_id).tags[key])["state"]) == state

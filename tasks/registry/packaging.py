@@ -21,7 +21,7 @@ from mlflow.types import ColSpec, Schema
 
 from models.base import BaseDetector
 from tasks.settings import Settings
-from tasks.tracking import mlflow_client
+from tasks.tracking import mlflow_client, mlflow_prints_as_debug
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def log_and_register(detector: BaseDetector, run_id: str, input_example: pd.Data
     with tempfile.TemporaryDirectory(prefix="shopguard-model-") as tmp:
         detector_dir = detector.save(Path(tmp) / "detector")
         code_paths = _stage_code(Path(tmp) / "code")
-        with mlflow.start_run(run_id=run_id):
+        with mlflow.start_run(run_id=run_id), mlflow_prints_as_debug():
             info = mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT_NAME,
                 python_model=str(_REGISTRY_DIR / "pyfunc_entry.py"),

@@ -164,7 +164,8 @@ def load_champion(settings: Settings) -> Champion:
         from tasks.tracking import mlflow_client
 
         experiment_id = mlflow_client(settings).get_run(run_id).info.experiment_id
-    log.info("champion is %s version %s (run %s)", name, version.version, run_id)
+    # debug: the stage that loads it names the version in its own line ("scored N users with vK")
+    log.debug("champion is %s version %s (run %s)", name, version.version, run_id)
     return Champion(model=model, name=name, version=str(version.version), run_id=run_id,
                     experiment_id=experiment_id)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 from tasks.errors import ValidationStopped
@@ -23,10 +24,12 @@ from tasks.validation.identifiers import identifier_rows
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
 from tasks.validation.outputs import split_rows, write_split
 from tasks.validation.reading import (
-    read_file_checked,
-    read_partition_checked,
+    concat_parts,
+    read_file,
+    read_partition,
     with_optional_columns,
 )
+from tasks.validation.schema import check_schemas
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
 from tasks.validation.volume import (
@@ -60,17 +63,21 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
     events_spec = load_suite("raw_events")
     summary = ValidationSummary(day=day, suite_version=events_spec.version)
     try:
-        # Cheap schema and readability checks first: a broken file stops the day before GX starts.
-        table = read_partition_checked(layout.raw_events(day), events_spec)
-        summary.rows_in = table.num_rows
-        band = day_band(layout, day, table.num_rows, limits)
-        record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
-        summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
-        spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
-        frame = to_validation_frame(with_optional_columns(table, spec))  # the split keeps the rows as they came
+        # Readability first (a missing or corrupt file stops the day before GX starts), then each
+        # distinct file schema through GX's own schema checks, then the rows.
+        parts = read_partition(layout.raw_events(day))
+        users = read_file(layout.users)
         with shared_lock(layout, "gx-project"):  # GX's own files (data/gx/) and Data Docs are shared
             context = open_project(layout.root, layout.data_docs)
-            check_users(context, layout, day)
+            check_schemas(context, events_spec, parts, run_name=day.isoformat())
+            table = concat_parts(parts, layout.raw_events(day))
+            summary.rows_in = table.num_rows
+            band = day_band(layout, day, table.num_rows, limits)
+            record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
+            summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
+            spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
+            frame = to_validation_frame(with_optional_columns(table, spec))  # the split keeps the rows as they came
+            check_users(context, users, day)
             run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)
@@ -123,10 +130,14 @@ def stop_on_bad_share(bad_rows: int, rows: int, max_share: float, reasons: dict[
             f"{max_share:.1%}; top reasons: {top}")
 
 
-def check_users(context, layout: DataLayout, day: date) -> None:
-    """Stop the day unless raw/users/users.parquet passes the users suite (every check is batch-level)."""
+def check_users(context, users, day: date) -> None:
+    """Stop the day unless the raw/users/users.parquet table passes the users suite (every check is batch-level)."""
     spec = load_suite("users")
-    frame = to_validation_frame(read_file_checked(layout.users, spec))
+    try:
+        check_schemas(context, spec, [(Path("users.parquet"), users)], run_name=day.isoformat())
+    except ValidationStopped as stop:
+        raise ValidationStopped(f"users table: {stop}") from None
+    frame = to_validation_frame(users)
     run = run_suite(context, spec, frame, {}, run_name=day.isoformat())
     outcome = read_outcome(run.result, frame)
     if outcome.batch_failures:

@@ -76,7 +76,7 @@ def describe_failure(kwargs: Mapping[str, Any], result: Mapping[str, Any]) -> st
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + ([f"extra {', '.join(extra)}"] if extra else [])
         return "; ".join(parts) or f"columns {observed}"
     if "type_" in kwargs:
-        return f"observed {observed}, expected {kwargs['type_']}"
+        return f"observed {describe_dtype(str(observed))}, expected {kwargs['type_']}"
     if "type_list" in kwargs:
         return f"observed {observed}, expected one of {', '.join(kwargs['type_list'])}"
     if "unexpected_count" in result:
@@ -86,6 +86,13 @@ def describe_failure(kwargs: Mapping[str, Any], result: Mapping[str, Any]) -> st
     if low is not None or high is not None:
         return f"observed {_number(observed)}, expected {_bounds(low, high)}"
     return f"observed {_number(observed)}"
+
+
+def describe_dtype(name: str) -> str:
+    """A dtype name, plus the hint on-call needs most often (a timestamp without a zone)."""
+    if name.startswith("datetime64[") and "," not in name:
+        return f"{name} (naive, no time zone)"
+    return name
 
 
 def _bounds(low: Any, high: Any) -> str:

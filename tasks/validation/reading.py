@@ -1,8 +1,8 @@
 """Reading a batch with the checks that must pass before Great Expectations can run at all.
 
-Missing, unreadable or empty input and a schema that differs from the suite's column set and
-types stop the day here, file by file, so the message names the part file at fault. The column
-set and types come from the suite itself (``SuiteSpec.column_set`` / ``column_types``).
+Missing, unreadable or empty input stops the day here, file by file, so the message names the
+part file at fault. Whether a file's columns and types match the suite is Great Expectations'
+call (tasks/validation/schema.py), not this module's.
 """
 
 from __future__ import annotations
@@ -15,20 +15,24 @@ import pyarrow.parquet as pq
 
 from tasks.errors import ValidationStopped, first_line
 from tasks.parquet_io import parquet_files
-from tasks.validation.frames import frame_dtype_names
+from tasks.validation.outcome import describe_dtype
 from tasks.validation.suites import SuiteSpec
 
 
-def read_partition_checked(directory: Path, spec: SuiteSpec) -> pa.Table:
-    """Every part file of a partition, each checked against the suite's schema, as one table."""
+def read_partition(directory: Path) -> list[tuple[Path, pa.Table]]:
+    """Every part file of a partition, read (schemas not yet compared with anything)."""
     if not directory.is_dir():
         raise ValidationStopped(f"no input: partition {directory} does not exist")
     files = parquet_files(directory)
     if not files:
         raise ValidationStopped(f"no input: partition {directory} holds no Parquet files")
-    # Types are already equal file by file; "permissive" only reconciles nullability flags.
-    tables = [read_file_checked(f, spec) for f in files]
-    return _non_empty(pa.concat_tables(tables, promote_options="permissive"), directory)
+    return [(f, read_file(f)) for f in files]
+
+
+def concat_parts(parts: Sequence[tuple[Path, pa.Table]], directory: Path) -> pa.Table:
+    """The part files as one table; call after their schemas passed (types are then equal file by file,
+    and "permissive" only reconciles nullability flags)."""
+    return _non_empty(pa.concat_tables([t for _, t in parts], promote_options="permissive"), directory)
 
 
 def with_optional_columns(table: pa.Table, spec: SuiteSpec) -> pa.Table:
@@ -40,19 +44,15 @@ def with_optional_columns(table: pa.Table, spec: SuiteSpec) -> pa.Table:
     return table
 
 
-def read_file_checked(path: Path, spec: SuiteSpec) -> pa.Table:
-    """One Parquet file, stopped with a one-line reason if unreadable or off-schema."""
+def read_file(path: Path) -> pa.Table:
+    """One Parquet file, stopped with a one-line reason if missing or unreadable."""
     if not path.is_file():
         raise ValidationStopped(f"no input: {path} does not exist")
     try:
         # Writer metadata (e.g. pandas') is not part of the contract and must not travel downstream.
-        table = pq.read_table(path).replace_schema_metadata(None)
+        return pq.read_table(path).replace_schema_metadata(None)
     except (pa.ArrowException, OSError) as exc:
         raise ValidationStopped(f"unreadable Parquet {path.name}: {first_line(exc)}") from None
-    problems = schema_problems(table.schema, spec)
-    if problems:
-        raise ValidationStopped(f"{'; '.join(problems)} (in {path.name})")
-    return table
 
 
 def _non_empty(table: pa.Table, where: Path) -> pa.Table:
@@ -61,13 +61,12 @@ def _non_empty(table: pa.Table, where: Path) -> pa.Table:
     return table
 
 
-def schema_problems(schema: pa.Schema, spec: SuiteSpec) -> list[str]:
-    """One phrase per violated schema expectation of ``spec`` (empty when the schema conforms)."""
-    return dtype_problems(frame_dtype_names(schema), spec)
-
-
 def dtype_problems(actual: Mapping[str, str], spec: SuiteSpec) -> list[str]:
-    """The suite's column-set and type expectations against ``column -> dtype name``."""
+    """The suite's column-set and type expectations against ``column -> dtype name``.
+
+    For the feature table's in-memory frame (tasks/validation/feature_suite.py), worded like GX's
+    failures; raw files are checked by GX itself (tasks/validation/schema.py).
+    """
     expected_columns = spec.column_set()
     optional = spec.optional_columns()
     missing = [c for c in expected_columns if c not in actual and c not in optional]
@@ -78,16 +77,11 @@ def dtype_problems(actual: Mapping[str, str], spec: SuiteSpec) -> list[str]:
         problems.append(f"expect_table_columns_to_match_set: {'; '.join(parts)}")
     for column, expected in spec.column_types().items():
         if column in actual and actual[column] != expected:
-            problems.append(f"expect_column_type_to_be({column}): observed {_describe_dtype(actual[column])}, "
+            problems.append(f"expect_column_type_to_be({column}): observed {describe_dtype(actual[column])}, "
                             f"expected {expected}")
     return problems
 
 
-def _describe_dtype(name: str) -> str:
-    """Dtype names, plus the hint on-call needs most often (a timestamp without a zone)."""
-    if name.startswith("datetime64[") and "," not in name:
-        return f"{name} (naive, no time zone)"
-    return name
 
 
 def row_count(files: Sequence[Path]) -> int:

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import re
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -269,6 +270,15 @@ def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
+def _disk_full(data_dir: Path) -> bool:
+    from infra.ephemeral_prefect import SPACE_NEEDED_BYTES
+
+    try:
+        return shutil.disk_usage(data_dir).free < SPACE_NEEDED_BYTES
+    except OSError:
+        return False
+
+
 class _UsageError(Exception):
     """A usage mistake only found after parsing (e.g. --end before --start): exit 2 like argparse."""
 
@@ -346,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         reason = first_line(exc)
         if not isinstance(exc, ShopguardError):
             reason = f"{type(exc).__name__}: {reason}"
+            if _disk_full(settings.data_dir):  # e.g. Prefect's database filled it: its 500s hide the cause
+                reason = f"disk full while writing {settings.data_dir} ({reason}); free space and rerun"
         print(f"shopguard: error: {reason}", file=sys.stderr)
         return 2 if isinstance(exc, DataRootError) else 1
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -19,12 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["generate", "--start", "2026-01-01", "--days", "2", "--users", "2000"]
 
 
-def generate(data_dir: Path) -> subprocess.CompletedProcess:
-    # a busy CI machine may need more than the 90 s default to boot the temporary server
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
+def generate(data_dir: Path, prefect_home_in_root: bool = False) -> subprocess.CompletedProcess:
+    # A busy CI machine may need minutes to boot (and first migrate) the temporary server.
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
     env.pop("PREFECT_API_URL", None)
+    if prefect_home_in_root:  # the default: the server's database on the data root's (full) disk
+        env.pop("PREFECT_HOME", None)
     return subprocess.run([sys.executable, "-m", "flows.cli", "--data-dir", str(data_dir), *ARGS], env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1200)
 
 
 def world(data_dir: Path) -> dict[str, int]:
@@ -47,12 +50,15 @@ def test_generate_on_a_full_disk_is_one_line_and_a_rerun_writes_the_same_world(s
     expected = world(clean)
 
     data_dir = small_disk / "data"
-    # 0: nothing left, the temporary server cannot even start; 6 MB: it starts, then its
-    # database and the world's files fill the disk mid-run
-    for leave_bytes in (0, 6 << 20):
+    # Nothing left and the server's database on that disk: it cannot even start (was a 90 s
+    # start-up time-out). 1 MB left: the world's own files fill it mid-run.
+    for leave_bytes, prefect_home_in_root in ((0, True), (1 << 20, False)):
         filler = fill(small_disk, leave_bytes)
-        done = generate(data_dir)
+        started = time.monotonic()
+        done = generate(data_dir, prefect_home_in_root)
         assert_one_disk_full_line(done)
+        if prefect_home_in_root:
+            assert time.monotonic() - started < 120, "the full disk was found only after a time-out"
         world(data_dir)  # whatever was written reads
         assert hidden_stages(data_dir) == []
         filler.unlink()

@@ -31,8 +31,8 @@ TIMEOUT = 600  # imports, Prefect's temporary server and a 1-trial sweep on 2 bu
 
 def cli(data_dir: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOPGUARD_TRAINING__DETECTORS": "gaussian,ecod",
-           "PREFECT_HOME": str(data_dir.parent / f"prefect-{time.monotonic_ns()}"),
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}  # busy CI machines
+           # one Prefect home for the test's trains: its database is migrated once (minutes when busy)
+           "PREFECT_HOME": str(data_dir.parent / "prefect"), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.Popen([sys.executable, "-m", "flows.cli", "--data-dir", str(data_dir), *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "shopguard-detector"
-TIMEOUT = 600  # imports, Prefect's temporary server and a 1-trial sweep on 2 busy cores
+TIMEOUT = 1500  # imports, a first Prefect migration and a 1-trial sweep; minutes on 2 busy cores
 
 
 def cli(data_dir: Path, *args: str) -> subprocess.Popen:

@@ -51,8 +51,8 @@ def test_generate_on_a_full_disk_is_one_line_and_a_rerun_writes_the_same_world(s
 
     data_dir = small_disk / "data"
     # Nothing left and the server's database on that disk: it cannot even start (was a 90 s
-    # start-up time-out). 1 MB left: the world's own files fill it mid-run.
-    for leave_bytes, prefect_home_in_root in ((0, True), (1 << 20, False)):
+    # start-up time-out). 64 KB left: the world's own files fill it mid-run.
+    for leave_bytes, prefect_home_in_root in ((0, True), (64 << 10, False)):
         filler = fill(small_disk, leave_bytes)
         started = time.monotonic()
         done = generate(data_dir, prefect_home_in_root)

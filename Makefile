@@ -10,7 +10,7 @@ DATA_DIR ?= $(or $(SHOPGUARD_DATA_DIR),data)
 MLFLOW_PORT ?= 5000
 PREFECT_PORT ?= 4200
 
-.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-train bench-scoring bench-cli mlflow-ui up down clean
+.PHONY: help setup demo test test-fast lint browser-deps bench-generate bench-validate bench-features bench-models bench-detect bench-detect-labels bench-train bench-scoring bench-cli mlflow-ui up down clean
 
 help: ## Show this help
 	@echo "targets:"
@@ -61,6 +61,9 @@ bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed 
 
 bench-detect: setup ## Benchmark: label-free detection on the 20 ADBench dev sets beside PyOD ECOD/IForest/KNN
 	$(BIN)/python -m benchmarks.bench_detect
+
+bench-detect-labels: setup ## Benchmark: label-aware row (xgbod) beside HistGradientBoosting alone on the 20 ADBench dev sets
+	$(BIN)/python -m benchmarks.bench_detect_labels
 
 bench-train: setup ## Benchmark: a 6-trial retrain (sweep, registration, gate) on 20k user-days
 	$(BIN)/python -m benchmarks.bench_train

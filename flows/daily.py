@@ -1,6 +1,8 @@
 """The daily flows: score a day, monitor it, and run the whole day (retraining on drift).
 
 daily_flow: validate -> features -> score -> monitor -> retrain decision -> on-call page.
+A drifted day's monitor emits ``shopguard.drift.detected``; where a Prefect server has the drift
+automation, that event starts the retrain deployment, else the daily flow retrains in-process.
 Every stage records its section of reports/runs/date=D.json and the on-call page is rebuilt from
 those records, so a failed or stopped day still shows up for on-call with its reason.
 """
@@ -16,17 +18,9 @@ from prefect import flow
 from tasks.errors import DataMissingError, ValidationStopped, first_line
 from tasks.layout import DataLayout
 from tasks.monitoring.drift import DriftSummary
-from tasks.monitoring.retrain_launch import (
-    deployment_available,
-    retrain_model_version,
-    run_retrain_deployment,
-)
-from tasks.monitoring.retrain_rule import (
-    RetrainDecision,
-    decide_retrain,
-    drift_retrain_days,
-    record_drift_retrain,
-)
+from tasks.monitoring.drift_event import emit_drift_event
+from tasks.monitoring.retrain_launch import launch_drift_retrain, record_launch_failure
+from tasks.monitoring.retrain_rule import RetrainDecision, decide_retrain, drift_retrain_days
 from tasks.monitoring.steps import drift_report, publish_oncall
 from tasks.run_status import (
     DailyOutcome,
@@ -91,48 +85,26 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
     })
     log.info("%s: drift share %.0f%%, score drift %.2f, retrain %s (%s)", day, 100 * summary.drift_share,
              summary.score_drift, decision.retrain, "; ".join(decision.reasons))
+    if decision.retrain:  # the drift automation, where a server has it, retrains on this event
+        emit_drift_event(day, settings, summary, decision, champion.version)
     publish_oncall(day, settings)
     return MonitorResult(summary=summary, decision=decision)
 
 
-def start_drift_retrain(day: date, settings: Settings) -> RetrainSection:
-    """Run the retrain deployment when a server serves it, else train in-process.
+def start_drift_retrain(day: date, settings: Settings) -> RetrainSection | None:
+    """The day's drift retrain (tasks.monitoring.retrain_launch): None when the drift automation
+    runs it on the monitor's event, else its recorded result (deployment or in-process)."""
+    from infra.automations import DRIFT_AUTOMATION
+    from infra.deployments import RETRAIN_DEPLOYMENT
 
-    Either way the train flow holds the one retrain guard; the day joins the cooldown only once
-    its retrain finished, so a crashed retrain is retried when the day reruns.
-    """
-    outcome = _run_drift_retrain(day, settings)
-    if outcome.error is None:
-        record_drift_retrain(DataLayout(settings.data_dir), day)
-    return outcome
+    return launch_drift_retrain(day, settings, deployment_name=RETRAIN_DEPLOYMENT, automation_name=DRIFT_AUTOMATION,
+                                in_process=lambda: _drift_retrain_in_process(day, settings))
 
 
-def _run_drift_retrain(day: date, settings: Settings) -> RetrainSection:
-    if settings.prefect_api_url:  # infra (the deployment declarations) only matters with a server
-        from infra.deployments import RETRAIN_DEPLOYMENT
+def _drift_retrain_in_process(day: date, settings: Settings) -> RetrainSection:
+    from flows.train import drift_retrain_flow
 
-        if deployment_available(settings, RETRAIN_DEPLOYMENT):
-            return _retrain_through_deployment(RETRAIN_DEPLOYMENT, day, settings)
-    from flows.train import train_flow
-
-    result = train_flow(end=day, settings=settings, trigger="drift")
-    return RetrainSection(triggered=True, mode="in-process", state="Completed", model_version=result.version,
-                          run_id=result.parent_run_id, promotion_decision=result.decision,
-                          promotion_reason=result.reason)
-
-
-def _retrain_through_deployment(deployment: str, day: date, settings: Settings) -> RetrainSection:
-    flow_run = run_retrain_deployment(deployment, day, {
-        "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
-    if flow_run.state is None or not flow_run.state.is_completed():
-        # whatever version exists would be another retrain's: do not report its decision
-        return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id),
-                              state=flow_run.state_name, error=f"retrain deployment run ended {flow_run.state_name}")
-    registered = retrain_model_version(settings, str(flow_run.id)) or {}
-    return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
-                          model_version=registered.get("version"), run_id=registered.get("run_id"),
-                          promotion_decision=registered.get("promotion_decision"),
-                          promotion_reason=registered.get("promotion_reason"))
+    return drift_retrain_flow(day=day, settings=settings)
 
 
 def _record_failure(layout: DataLayout, day: date, stage: str, exc: Exception) -> None:
@@ -165,11 +137,10 @@ def daily_flow(day: date, settings: Settings) -> str:
             stage = "retrain"
             log.info("%s: drift retrain starting: %s", day, "; ".join(result.decision.reasons))
             try:
-                outcome = start_drift_retrain(day, settings)
+                start_drift_retrain(day, settings)  # the retrain records itself into the day's record
             except Exception as exc:
-                update_day_status(layout, day, "retrain", {"triggered": True, "error": first_line(exc)})
+                record_launch_failure(settings, day, exc)
                 raise
-            update_day_status(layout, day, "retrain", outcome)
     except Exception as exc:
         _record_failure(layout, day, stage, exc)
         publish_oncall(day, settings)

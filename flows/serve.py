@@ -54,10 +54,14 @@ def scheduled_daily_flow(day: date | None = None, data_dir: str | None = None) -
 
 @flow(name=RETRAIN_FLOW_NAME, flow_run_name=_scheduled_run_name("train", "end", suffix="trigger"))
 def scheduled_retrain_flow(end: date | None = None, trigger: str = "schedule", data_dir: str | None = None) -> Any:
-    """A retrain on the window ending ``end`` (default: yesterday in UTC)."""
-    from flows.train import train_flow
+    """A retrain on the window ending ``end`` (default: yesterday in UTC); a drift retrain
+    (``trigger="drift"``, started by the drift automation) first applies the retrain rule."""
+    from flows.train import drift_retrain_flow, train_flow
 
-    return train_flow(end=end or yesterday_utc(), settings=_settings_for(data_dir), trigger=trigger)
+    settings = _settings_for(data_dir)
+    if trigger == "drift":
+        return drift_retrain_flow(day=end or yesterday_utc(), settings=settings)
+    return train_flow(end=end or yesterday_utc(), settings=settings, trigger=trigger)
 
 
 _FLOWS = {DAILY_FLOW_NAME: scheduled_daily_flow, RETRAIN_FLOW_NAME: scheduled_retrain_flow}
@@ -83,9 +87,13 @@ def _require_server(settings: Settings) -> None:
 
 
 def register_deployments(settings: Settings) -> list[str]:
-    """Create or update the deployments on the Prefect API; returns their ids."""
+    """Create or update the deployments, then the automations that run them; returns the deployments' ids."""
+    from infra.automations import apply_automations
+
     _require_server(settings)
-    return [str(deployment.apply()) for deployment in build_deployments(settings)]
+    ids = [str(deployment.apply()) for deployment in build_deployments(settings)]
+    apply_automations(settings)  # after the deployments: the drift automation names the retrain one
+    return ids
 
 
 def _report(lines: list[str]) -> None:
@@ -102,7 +110,7 @@ def serve(settings: Settings, run_once: bool = False) -> None:
                  "without --run-once, or a worker, does):", *summary,
                  f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
-    _require_server(settings)
+    register_deployments(settings)  # the runner re-applies them; the automations need them to exist first
     _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
              "meanwhile wait as Late until the next `shopguard serve`):", *summary])
     asyncio.run(_serve_until_stopped(build_deployments(settings)))

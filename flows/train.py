@@ -12,15 +12,16 @@ from typing import Literal
 
 import prefect.runtime
 from prefect import flow
-from pydantic import BaseModel
 
 from tasks.features.catalogue import FEATURE_SCHEMA_VERSION, model_feature_names
 from tasks.layout import DataLayout
+from tasks.monitoring.drift_retrain import run_drift_retrain
+from tasks.monitoring.steps import publish_oncall
 from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.registry.promotion import promote_manually
 from tasks.registry.repair import mark_abandoned_versions
 from tasks.registry.retrain_guard import retrain_guard
-from tasks.run_status import record_training_window
+from tasks.run_status import RetrainSection, record_training_window
 from tasks.settings import Settings
 from tasks.tracking import (
     code_version,
@@ -31,6 +32,7 @@ from tasks.tracking import (
 )
 from tasks.training import runs
 from tasks.training.model_card import CardContext
+from tasks.training.result import TrainResult
 from tasks.training.steps import (
     configure_tracking,
     finish_parent_run,
@@ -48,16 +50,7 @@ log = logging.getLogger(__name__)
 
 Trigger = Literal["manual", "schedule", "drift"]
 
-
-class TrainResult(BaseModel):
-    parent_run_id: str
-    version: str
-    decision: str
-    reason: str
-    detector: str
-    objective_name: str
-    objective: float
-    data_window: str
+__all__ = ["TrainResult", "drift_retrain_flow", "promote_version", "train_flow"]
 
 
 @flow(name="train", flow_run_name="train {end} ({trigger})", log_prints=False)
@@ -66,6 +59,20 @@ def train_flow(end: date, settings: Settings, window_days: int | None = None, tr
     """One retrain under the retrain guard: no other retrain or promotion moves the aliases meanwhile."""
     with retrain_guard(settings, f"train {end}"):
         return _train(end, settings, window_days, trials, trigger)
+
+
+@flow(name="drift-retrain", flow_run_name="drift retrain {day}", log_prints=False)
+def drift_retrain_flow(day: date, settings: Settings) -> RetrainSection:
+    """The drift retrain for ``day``, however it was started: under the retrain guard the retrain
+    rule decides (a day already retrained, or inside the cooldown, is a recorded no-op), then it
+    retrains on the window ending ``day`` and records itself (tasks.monitoring.drift_retrain)."""
+    # Keyed by the deployment run that started it (what its caller holds), or in-process by this
+    # run itself: a backfill's drift retrains share one root run.
+    mode = "deployment" if prefect.runtime.deployment.id else "in-process"
+    run_key = prefect.runtime.flow_run.root_flow_run_id if mode == "deployment" else prefect.runtime.flow_run.id
+    section = run_drift_retrain(day, settings, lambda: _train(day, settings, None, None, "drift"), run_key, mode)
+    publish_oncall(day, settings)  # started by the automation, nobody else renders the page afterwards
+    return section
 
 
 def _train(end: date, settings: Settings, window_days: int | None, trials: int | None,
@@ -77,7 +84,7 @@ def _train(end: date, settings: Settings, window_days: int | None, trials: int |
     fail_abandoned_runs(settings, experiment_id)
     mark_abandoned_versions(mlflow_client(settings), settings.registered_model_name)
     data = load_training_window(settings, window, model_feature_names())
-    # The flow run id on the run and its version: a deployment's caller finds this retrain's version by it.
+    # The flow run id on the run and its version: either traces back to the Prefect run that made it.
     tags = {**runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version()),
             FLOW_RUN_TAG: str(prefect.runtime.flow_run.id)}
     parent_run_id = start_parent_run(settings, experiment_id, data, trigger, tags)

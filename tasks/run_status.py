@@ -85,6 +85,8 @@ class RetrainSection(Section):
     promotion_decision: str | None = None
     promotion_reason: str | None = None
     error: str | None = None
+    skip_reason: str | None = None  # the rule's words when this retrain found nothing to do
+    skipped_runs: list[str] = Field(default_factory=list)  # later triggers for the day that were no-ops, and why
 
     @property
     def promoted(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from models.base import BaseDetector
 from models.registry import make_detector
@@ -104,3 +105,25 @@ def test_reconstruction_explanation_is_the_per_feature_error(name, labelled):
     contributions = detector.feature_contributions(X[:25])
     assert (contributions >= 0).all()
     np.testing.assert_allclose(contributions.sum(axis=1), detector.decision_function(X[:25]), rtol=1e-5)
+
+
+def test_reconstruction_error_is_standardised_per_feature():
+    """Two pure-noise features no code can reconstruct must not drown a broken correlation.
+
+    Four features share one factor (reconstructable through a 1-d code); anomalies break it on
+    feature 0 alone. Summed raw errors are dominated by the noise features' large, varying error;
+    each feature's error divided by its usual training error is not.
+    """
+    rng = np.random.default_rng(5)
+    n = 600
+    factor = rng.normal(size=(n, 1))
+    X = np.hstack([factor + 0.05 * rng.normal(size=(n, 4)), rng.normal(size=(n, 2))])
+    y = np.zeros(n, dtype=int)
+    y[:30] = 1
+    X[:30, 0] += rng.choice([-1.0, 1.0], size=30) * rng.uniform(0.6, 1.0, size=30)
+    detector = make_detector("autoencoder", latent_dim=1, epochs=60, n_members=2).fit(X[30:])
+    scores = detector.decision_function(X)
+    assert roc_auc_score(y, scores) > 0.95
+    assert detector.error_scale_.shape == (2, 6) and detector.error_scale_[:, 4:].min() > 5 * detector.error_scale_[:, :4].max()
+    top = detector.explain(X[:30], top_k=1)["feature_1"]
+    assert (top == "x0").mean() > 0.9

@@ -108,7 +108,7 @@ def retrain_decision(record: DayRecord) -> str:
     if drift.blocked_by_cooldown and drift.reasons:
         return f"No retrain: {drift.reasons[-1]}."
     if drift.retrain_recommended:
-        return "Retrain due: the daily flow starts it after monitoring."
+        return "Retrain due: the drift automation or the daily flow starts it after monitoring."
     return "No retrain started."
 
 
@@ -187,8 +187,9 @@ def day_todo(record: DayRecord, status: DayStatus) -> str:
         DayStatus.OK: "Nothing to do.",
         DayStatus.DRIFT: "Read the drift report; alerts may be inflated by the shift. The retrain rule held back "
                          "(see why); start one with `shopguard train` if the shift is real and lasting.",
-        DayStatus.RETRAIN_DUE: ("Drift calls for a retrain: the daily flow starts it right after monitoring "
-                                f"(after `shopguard monitor` alone, run `shopguard daily --date {day}`)."),
+        DayStatus.RETRAIN_DUE: ("Drift calls for a retrain: the drift automation (on a Prefect server) or the "
+                                "daily flow starts it right after monitoring, and it records itself here when done "
+                                f"(without a server, after `shopguard monitor` alone, run `shopguard daily --date {day}`)."),
         DayStatus.STOPPED: "Raw data failed validation; open Data Docs, fix the feed, rerun the day.",
         DayStatus.FAILED: f"A step failed; read the reason, fix it, rerun `shopguard daily --date {day}`.",
         DayStatus.NO_INPUT: "Nothing to do unless a feed was expected for this day.",

@@ -1,17 +1,27 @@
-"""Starting a drift retrain: through the Prefect deployment when one is served, else in-process.
+"""Starting a drift retrain once the monitor asked for one: which path, and what it left.
 
-Both paths run at most one retrain at a time: the train flow itself holds the retrain guard
-(tasks.registry.retrain_guard), whichever way it was started.
+1. The configured Prefect server has the drift automation (enabled) and the retrain deployment:
+   nothing to start here; the monitor's ``shopguard.drift.detected`` event makes the automation
+   run the deployment, and that retrain records itself into the day's record.
+2. The server has the deployment but no automation: run it and wait (per-day idempotency key),
+   then read the result that run persisted (keyed by its flow run id).
+3. No server, or one without the deployment (embedded mode): the same drift retrain in-process.
+
+Every path ends in tasks.monitoring.drift_retrain.run_drift_retrain, so the rule, the guard and
+the records are the same.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from tasks.errors import ShopguardError, first_line
-from tasks.registry.contract import FLOW_RUN_TAG
+from tasks.layout import DataLayout
+from tasks.monitoring.drift_retrain import read_retrain_result
+from tasks.run_status import RetrainSection, read_day_record, update_day_status
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,6 +29,11 @@ log = logging.getLogger(__name__)
 
 def retrain_idempotency_key(day: date) -> str:
     return f"drift-retrain-{day.isoformat()}"
+
+
+def _server_error(settings: Settings, what: str, exc: Exception) -> ShopguardError:
+    return ShopguardError(f"Prefect server {settings.prefect_api_url} did not answer for {what}: "
+                          f"{type(exc).__name__}: {first_line(exc)}")
 
 
 def deployment_available(settings: Settings, deployment_name: str) -> bool:
@@ -38,9 +53,21 @@ def deployment_available(settings: Settings, deployment_name: str) -> bool:
     except ObjectNotFound:
         return False
     except Exception as exc:  # httpx / Prefect errors: which one does not change what on-call does
-        raise ShopguardError(f"Prefect server {settings.prefect_api_url} did not answer for deployment "
-                             f"{deployment_name}: {type(exc).__name__}: {first_line(exc)}") from exc
+        raise _server_error(settings, f"deployment {deployment_name}", exc) from exc
     return True
+
+
+def automation_active(settings: Settings, automation_name: str) -> bool:
+    """True when the configured server has ``automation_name`` enabled (then it starts the retrain)."""
+    if not settings.prefect_api_url:
+        return False
+    from prefect.client.orchestration import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            return any(a.enabled for a in client.read_automations_by_name(automation_name))
+    except Exception as exc:
+        raise _server_error(settings, f"automation {automation_name}", exc) from exc
 
 
 def run_retrain_deployment(deployment_name: str, day: date, parameters: dict[str, Any]) -> Any:
@@ -53,21 +80,35 @@ def run_retrain_deployment(deployment_name: str, day: date, parameters: dict[str
     return flow_run
 
 
-def retrain_model_version(settings: Settings, flow_run_id: str) -> dict[str, str | None] | None:
-    """The version the retrain flow run ``flow_run_id`` registered, with its promotion tags.
+def _through_deployment(deployment_name: str, day: date, settings: Settings) -> RetrainSection:
+    flow_run = run_retrain_deployment(deployment_name, day, {
+        "end": day.isoformat(), "trigger": "drift", "data_dir": str(settings.data_dir)})
+    result = read_retrain_result(DataLayout(settings.data_dir), str(flow_run.id))
+    if result is not None:
+        return result
+    # the run died before it could record anything: say so rather than guess from the registry
+    return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
+                          error=f"retrain deployment run ended {flow_run.state_name} without a result")
 
-    Looked up by that run's own tag, never "the newest version": another retrain may have
-    registered one since (None when this run registered nothing).
+
+def launch_drift_retrain(day: date, settings: Settings, *, deployment_name: str, automation_name: str,
+                         in_process: Callable[[], RetrainSection]) -> RetrainSection | None:
+    """Start the day's drift retrain by the first path of the module doc that applies.
+
+    Returns the retrain's result, or None when the drift automation runs it (it records itself).
     """
-    from tasks.tracking import mlflow_client
+    if settings.prefect_api_url and deployment_available(settings, deployment_name):
+        if automation_active(settings, automation_name):
+            log.info("%s: drift retrain left to automation %s (it runs %s)", day, automation_name, deployment_name)
+            return None
+        return _through_deployment(deployment_name, day, settings)
+    return in_process()
 
-    client = mlflow_client(settings)
-    versions = client.search_model_versions(
-        f"name='{settings.registered_model_name}' and tags.{FLOW_RUN_TAG} = '{flow_run_id}'")
-    if not versions:
-        return None
-    version = versions[0]
-    tags = dict(version.tags or {})
-    return {"version": str(version.version), "run_id": version.run_id or tags.get("run_id"),
-            "promotion_decision": tags.get("promotion_decision"), "promotion_reason": tags.get("promotion_reason"),
-            "trigger": tags.get("trigger")}
+
+def record_launch_failure(settings: Settings, day: date, exc: Exception) -> None:
+    """A launch that failed before the retrain could record its own failure (e.g. the server is down)."""
+    layout = DataLayout(settings.data_dir)
+    existing = read_day_record(layout, day).retrain
+    if existing is not None and existing.error:
+        return  # the retrain recorded its own, more precise failure
+    update_day_status(layout, day, "retrain", {"triggered": True, "error": first_line(exc)})

@@ -145,16 +145,3 @@ def test_a_version_registered_from_outside_the_artifact_store_is_never_loaded(re
             load_champion(settings)
     finally:
         client.set_registered_model_alias(name, CHAMPION, before)
-
-
-def test_a_retrain_finds_its_own_version_by_flow_run_not_the_newest(registry):
-    from tasks.monitoring.retrain_launch import retrain_model_version
-    from tasks.registry.contract import FLOW_RUN_TAG
-
-    settings, v1, v2, _ = registry
-    client = mlflow_client(settings)
-    client.set_model_version_tag(settings.registered_model_name, v1, FLOW_RUN_TAG, "older-run")
-    client.set_model_version_tag(settings.registered_model_name, v2, FLOW_RUN_TAG, "newer-run")
-    found = retrain_model_version(settings, "older-run")
-    assert found is not None and found["version"] == v1 and found["promotion_decision"] is not None
-    assert retrain_model_version(settings, "a-run-that-registered-nothing") is None

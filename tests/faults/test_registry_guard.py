@@ -117,3 +117,63 @@ def test_a_configured_prefect_server_that_is_down_fails_in_one_line_instead_of_f
         with pytest.raises(ShopguardError, match=f"Prefect server {api_url} is not usable"), \
                 retrain_guard(settings, "train"):
             pass
+
+
+RETRAIN = textwrap.dedent("""
+    import logging, sys
+    from datetime import date
+    from flows.train import train_flow
+    from tasks.settings import Settings
+    guard_log = logging.getLogger("tasks.registry.retrain_guard")
+    guard_log.setLevel(logging.INFO)
+    guard_log.addHandler(logging.StreamHandler(sys.stderr))
+    settings = Settings()
+    settings.apply_environment()
+    print(train_flow(end=date.fromisoformat(sys.argv[1]), settings=settings, trials=1, trigger="schedule").version)
+""")
+
+
+@pytest.mark.slow
+def test_two_retrains_sharing_a_registry_move_the_champion_once_each_in_order(tmp_path):
+    """Two machines (data roots) share a Prefect server and an MLflow registry: only the Prefect
+    limit stands between their retrains (the flocks are per data root)."""
+    from test_drift_automation import boot_prefect_server, stop_server
+    from test_training_units import END, write_feature_window
+
+    from infra.servers import wait_healthy
+    from tasks.registry.contract import CHAMPION, PREVIOUS_CHAMPION
+    from tasks.tracking import mlflow_client
+
+    registry = f"sqlite:///{tmp_path / 'registry.db'}"
+    server, api_url = boot_prefect_server(tmp_path / "server")
+    try:
+        for machine in ("a", "b"):
+            write_feature_window(make_settings(tmp_path / machine, wait=600), users=150, anomaly_share=0.03)
+        assert wait_healthy(f"{api_url}/health", 300, server)
+        procs = {}
+        for machine in ("a", "b"):
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "SHOPGUARD_DATA_DIR": str(tmp_path / machine),
+                   "MLFLOW_TRACKING_URI": registry, "PREFECT_API_URL": api_url,
+                   "SHOPGUARD_TRAINING__DETECTORS": "gaussian", "SHOPGUARD_TRAINING__TRIALS": "1",
+                   "SHOPGUARD_TRAINING__PROMOTION_MARGIN": "0"}  # an equal challenger wins: both promote
+            procs[machine] = subprocess.Popen([sys.executable, "-c", RETRAIN, END.isoformat()], env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outputs = {machine: proc.communicate(timeout=900) for machine, proc in procs.items()}
+    finally:
+        stop_server(server)
+    for machine, proc in procs.items():
+        assert proc.returncode == 0, f"{machine}: {outputs[machine][1][-2000:]}"
+    assert any("waited" in err and "for the retrain guard" in err for _, err in outputs.values())  # they did meet
+
+    client = mlflow_client(Settings(data_dir=tmp_path / "a", mlflow_tracking_uri=registry))
+    name = make_settings(tmp_path / "a", wait=1).registered_model_name
+    versions = {str(v.version): v for v in client.search_model_versions(f"name='{name}'")}
+    assert sorted(versions) == sorted(out.split()[-1] for out, _ in outputs.values()) == ["1", "2"]
+    runs = sorted((client.get_run(v.run_id) for v in versions.values()), key=lambda r: r.info.start_time)
+    assert runs[0].info.end_time <= runs[1].info.start_time  # never both at once
+    first, second = (versions[v] for v in ("1", "2"))
+    assert first.run_id == runs[0].info.run_id  # registered in the order they ran
+    assert first.tags["promotion_decision"] == second.tags["promotion_decision"] == "promoted"
+    assert second.tags["previous_champion"] == "1" and "previous_champion" not in first.tags  # one move each
+    aliases = {alias: str(v) for alias, v in client.get_registered_model(name).aliases.items()}
+    assert aliases[CHAMPION] == "2" and aliases[PREVIOUS_CHAMPION] == "1"

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from test_training_units import END, write_feature_window
 
-from tasks.monitoring.retrain_launch import retrain_model_version
-from tasks.registry.contract import CHALLENGER, CHAMPION, FLOW_RUN_TAG, PREVIOUS_CHAMPION
+from tasks.layout import DataLayout
+from tasks.monitoring.drift_retrain import read_retrain_result
+from tasks.registry.contract import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
+from tasks.run_status import read_day_record, update_day_status
 from tasks.settings import Settings
 from tasks.tracking import mlflow_client
 
@@ -37,7 +39,8 @@ ROLE = textwrap.dedent("""
         print(train_flow(end=end, settings=settings, trials=1, trigger=role).version)
     elif role == "drift":
         from flows.daily import start_drift_retrain
-        print(start_drift_retrain(end, settings).model_version)
+        section = start_drift_retrain(end, settings)
+        print(section.flow_run_id, section.model_version)
     else:  # rollbacks, each as soon as there is something to roll back to
         from flows.train import promote_version
         done, deadline = 0, time.monotonic() + 400
@@ -84,6 +87,10 @@ def test_no_interleaving_leaves_the_aliases_inconsistent(tmp_path):
     data_dir = tmp_path / "data"
     settings = Settings(data_dir=data_dir, mlflow_tracking_uri=None, prefect_api_url=None)
     write_feature_window(settings, users=150, anomaly_share=0.03)
+    layout = DataLayout(data_dir)
+    update_day_status(layout, END, "drift", {  # what the monitor records for a drifted day
+        "feature_count": 10, "drifted_features": [f"f{i}" for i in range(9)], "drift_share": 0.9,
+        "drift_detected": True, "retrain_recommended": True, "reasons": ["9 of 10 features drifted"]})
     watcher = AliasWatcher(settings)
     watcher.start()
     procs = {}
@@ -110,8 +117,6 @@ def test_no_interleaving_leaves_the_aliases_inconsistent(tmp_path):
     for version in versions.values():
         assert version.tags["promotion_decision"] in {"promoted", "rejected", "manual"}
         assert version.description  # the reason, readable in the MLflow UI
-        found = retrain_model_version(settings, version.tags[FLOW_RUN_TAG])  # each retrain finds its own
-        assert found is not None and found["version"] == str(version.version)
 
     experiment = client.get_experiment_by_name(settings.experiment_name)
     parents = [r for r in client.search_runs([experiment.experiment_id])
@@ -128,6 +133,10 @@ def test_no_interleaving_leaves_the_aliases_inconsistent(tmp_path):
     if PREVIOUS_CHAMPION in final:
         assert final[PREVIOUS_CHAMPION] != final[CHAMPION]
         assert versions[final[PREVIOUS_CHAMPION]].tags["promotion_decision"] in {"promoted", "manual"}
+    drift_run, drift_version = outputs["drift"][0].split()[-2:]
+    persisted = read_retrain_result(layout, drift_run)  # the drift retrain's own result, by its flow run
+    assert persisted is not None and persisted.model_version == drift_version
+    assert read_day_record(layout, END).retrain.model_version == drift_version
     rollbacks = outputs["rollback"][0].split()
     assert len(rollbacks) == 2
     cooldown = json.loads((data_dir / "state" / "drift_retrains.json").read_text())

@@ -14,6 +14,7 @@ import importlib
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 from datetime import date
@@ -286,6 +287,29 @@ def _say(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
+def _prefect_gone(exc: BaseException, api_url: str | None) -> bool:
+    """A transport error (refused, reset, timed out) talking to the configured Prefect server."""
+    if not api_url or "httpx" not in sys.modules:
+        return False
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.TransportError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _disk_full(data_dir: Path) -> bool:
+    from infra.ephemeral_prefect import SPACE_NEEDED_BYTES
+
+    try:
+        return shutil.disk_usage(data_dir).free < SPACE_NEEDED_BYTES
+    except OSError:
+        return False
+
+
 class _UsageError(Exception):
     """A usage mistake only found after parsing (e.g. --end before --start): exit 2 like argparse."""
 
@@ -384,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         reason = first_line(exc)
         if not isinstance(exc, ShopguardError):
             reason = f"{type(exc).__name__}: {reason}"
+            if _prefect_gone(exc, settings.prefect_api_url):
+                reason = f"Prefect server {settings.prefect_api_url} stopped answering ({reason}); rerun when it is back"
+            elif _disk_full(settings.data_dir):  # e.g. Prefect's database filled it: its 500s hide the cause
+                reason = f"disk full while writing {settings.data_dir} ({reason}); free space and rerun"
         print(f"shopguard: error: {reason}", file=sys.stderr)
         return 2 if isinstance(exc, DataRootError) else 1
     return 0

@@ -19,10 +19,17 @@ from tasks.monitoring.drift_retrain import run_drift_retrain
 from tasks.monitoring.steps import publish_oncall
 from tasks.registry.contract import FLOW_RUN_TAG
 from tasks.registry.promotion import promote_manually
+from tasks.registry.repair import mark_abandoned_versions
 from tasks.registry.retrain_guard import retrain_guard
 from tasks.run_status import RetrainSection, record_training_window
 from tasks.settings import Settings
-from tasks.tracking import code_version, end_run_quietly, fail_abandoned_runs, system_metrics
+from tasks.tracking import (
+    code_version,
+    end_run_quietly,
+    fail_abandoned_runs,
+    mlflow_client,
+    system_metrics,
+)
 from tasks.training import runs
 from tasks.training.model_card import CardContext
 from tasks.training.result import TrainResult
@@ -75,6 +82,7 @@ def _train(end: date, settings: Settings, window_days: int | None, trials: int |
     experiment_id = configure_tracking(settings)
     # Holding the guard, any run still RUNNING belongs to a retrain that died: close it.
     fail_abandoned_runs(settings, experiment_id)
+    mark_abandoned_versions(mlflow_client(settings), settings.registered_model_name)
     data = load_training_window(settings, window, model_feature_names())
     # The flow run id on the run and its version: either traces back to the Prefect run that made it.
     tags = {**runs.run_tags(window, trigger, FEATURE_SCHEMA_VERSION, code_version()),

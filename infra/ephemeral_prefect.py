@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,8 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from infra.servers import HOST, STARTUP_TIMEOUT_S, wait_healthy
+from tasks.errors import DiskFull
 
 STOP_TIMEOUT_S = 5.0
+# An empty Prefect database is about 1.5 MB: without that much room the server hangs in sqlite
+# until the start-up time-out, which then reads like a Prefect problem.
+SPACE_NEEDED_BYTES = 4 << 20
+TIMEOUT_SETTING = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # Prefect's own knob, honoured here
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -65,8 +72,34 @@ class EphemeralPrefect:
         self.log_path = prefect_home / "ephemeral-server.log"
         self._process: subprocess.Popen | None = None
 
+    def _disk_full(self) -> DiskFull:
+        return DiskFull(f"disk full while writing {self.prefect_home} (the temporary Prefect server's "
+                        f"database needs about {SPACE_NEEDED_BYTES >> 20} MB): free space and rerun")
+
+    def _check_space(self) -> None:
+        """Write and drop a probe of the database's size: a full disk is one line, not a time-out."""
+        probe = self.prefect_home / f".space-probe-{os.getpid()}"
+        try:
+            with open(probe, "wb") as out:
+                out.write(b"\0" * SPACE_NEEDED_BYTES)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise self._disk_full() from None
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+
     def start(self) -> None:
-        self.prefect_home.mkdir(parents=True, exist_ok=True)
+        try:
+            self.prefect_home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise self._disk_full() from None
+            raise
+        self._check_space()
         project_root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, "PREFECT_HOME": str(self.prefect_home), "PREFECT_UI_ENABLED": "false",
                "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
@@ -78,9 +111,17 @@ class EphemeralPrefect:
                 stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                 preexec_fn=_die_with_parent)
 
-    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
-        """Block until /health answers; RuntimeError naming the log if the server dies or stalls."""
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Block until /health answers; RuntimeError naming the log if the server dies or stalls.
+
+        The wait is ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` when set (as for Prefect's
+        own temporary server; slow or busy machines need more), else STARTUP_TIMEOUT_S.
+        """
+        if timeout_s is None:
+            timeout_s = float(os.environ.get(TIMEOUT_SETTING) or STARTUP_TIMEOUT_S)
         if not wait_healthy(f"{self.api_url}/health", timeout_s, self._process, poll_s=0.1):
+            if shutil.disk_usage(self.prefect_home).free < SPACE_NEEDED_BYTES:  # filled since the probe
+                raise self._disk_full()
             raise RuntimeError(f"the temporary Prefect server did not start within {timeout_s:.0f} s "
                                f"(exit code {self._process.poll() if self._process else None}); see {self.log_path}")
 

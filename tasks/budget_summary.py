@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from tasks.labels import read_day_labels
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files, read_partition
 from tasks.training.metrics import budget_rows
@@ -61,7 +62,7 @@ def _read_days(layout: DataLayout, days: list[date]) -> tuple[pd.DataFrame, pd.D
         if not parquet_files(layout.scores(day)) or not layout.labels(day).exists():
             continue
         scored.append(read_partition(layout.scores(day), columns=["user_id", "anomaly_score"]).assign(date=day))
-        day_labels = pd.read_parquet(layout.labels(day), columns=["user_id", "is_anomaly", "anomaly_type"])
+        day_labels = read_day_labels(layout, day, columns=["user_id", "is_anomaly", "anomaly_type"])
         labels.append(day_labels.assign(date=day))
     empty = pd.DataFrame(columns=["user_id", "date", "anomaly_score", "is_anomaly", "anomaly_type"])
     return (pd.concat(scored, ignore_index=True) if scored else empty,

@@ -13,6 +13,10 @@ class DataRootError(ShopguardError):
     """The data root named by --data-dir / SHOPGUARD_DATA_DIR cannot be used: a usage error (exit 2)."""
 
 
+class DiskFull(ShopguardError):
+    """The disk (or quota) filled up during a write; the previous partition is untouched."""
+
+
 class ValidationStopped(ShopguardError):
     """A batch-level expectation failed: the day is stopped and nothing downstream runs."""
 

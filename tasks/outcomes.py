@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from models.metrics import flag_metrics
+from tasks.labels import read_day_labels
 from tasks.layout import DataLayout
 from tasks.monitoring.oncall_page import day_status
 from tasks.parquet_io import parquet_files, read_partition
@@ -62,8 +63,8 @@ def day_outcome(layout: DataLayout, day: date) -> DayOutcome:
     if parquet_files(layout.scores(day)):
         scores = read_partition(layout.scores(day), columns=["user_id", "is_anomaly"])
         users_scored, users_flagged = len(scores), int(scores["is_anomaly"].sum())
-        if layout.labels(day).exists():
-            labels = pd.read_parquet(layout.labels(day), columns=["user_id", "is_anomaly"])
+        labels = read_day_labels(layout, day, columns=["user_id", "is_anomaly"])
+        if labels is not None:
             precision, recall = score_vs_labels(scores, labels)
     return DayOutcome(
         day=day,

@@ -21,13 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.errors import DataMissingError, ShopguardError
+from tasks.errors import DataMissingError, DiskFull
 
 log = logging.getLogger(__name__)
 
-
-class DiskFull(ShopguardError):
-    """The disk (or quota) filled up during a write; the previous partition is untouched."""
 
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if ctypes.util.find_library("c") else None
 _AT_FDCWD = -100

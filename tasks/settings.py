@@ -141,6 +141,9 @@ class Settings(BaseSettings):
         os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
         os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
         os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+        # Prefect's client retries a dead server 5 times with 2..32 s back-off (a minute per call,
+        # several calls in a row): 3 tries (about 15 s) then one line naming the server.
+        os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "3")
         if self.prefect_api_url:
             os.environ["PREFECT_API_URL"] = self.prefect_api_url
         os.environ["MLFLOW_TRACKING_URI"] = self.tracking_uri

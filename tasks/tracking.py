@@ -44,6 +44,7 @@ HTTP_LIMITS = {
 }
 _STORE_LOCK_WAIT_SECONDS = 300
 _checked_stores: set[Path] = set()
+_rebased_stores: set[tuple[Path, Path]] = set()
 
 
 @contextmanager
@@ -71,9 +72,26 @@ def bound_http_retries() -> None:
 def mlflow_client(settings: Settings) -> MlflowClient:
     bound_http_retries()
     if settings.tracking_uri.startswith("sqlite:///"):
-        ensure_sqlite_store(Path(settings.tracking_uri.removeprefix("sqlite:///")))
+        store = Path(settings.tracking_uri.removeprefix("sqlite:///"))
+        ensure_sqlite_store(store)
+        _follow_moved_root(store, settings)
     # Registry explicit too: MlflowClient otherwise prefers the process-wide registry URI.
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def _follow_moved_root(store: Path, settings: Settings) -> None:
+    """The data root's own store keeps its artifacts beside it: follow a moved root (tasks.store_paths)."""
+    key = (store, settings.artifact_root)
+    if key in _rebased_stores or store.resolve() != (settings.data_dir / "mlflow" / "mlflow.db").resolve():
+        return
+    from tasks.store_paths import rebase_artifact_paths
+
+    try:
+        rebase_artifact_paths(store, settings.artifact_root)
+    except sqlite3.Error as exc:
+        raise ShopguardError(f"MLflow store {store}: could not rewrite the artifact paths of a moved data root: "
+                             f"{first_line(exc)}") from exc
+    _rebased_stores.add(key)
 
 
 def ensure_sqlite_store(path: Path) -> None:

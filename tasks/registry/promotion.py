@@ -24,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from tasks.errors import ShopguardError, first_line
 from tasks.registry.contract import CHALLENGER, CHAMPION, PREVIOUS_CHAMPION
 from tasks.registry.inputs import signature_inputs
+from tasks.registry.repair import APPLIED_TAG
 from tasks.scoring.champion import ChampionIncompatible, load_version_model
 from tasks.scoring.scoring import served_threshold
 from tasks.settings import Settings
@@ -31,7 +32,6 @@ from tasks.tracking import mlflow_client
 from tasks.training.metrics import OBJECTIVE_METRIC, validation_metrics
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,7 @@ def record_decision(settings: Settings, version: str, decision: Decision, parent
         tags["previous_champion"] = previous_champion
     _record_tags(client, name, version, tags, f"{decision.label}: {decision.reason}", parent_run_id)
     _move_aliases(client, name, version, decision.promote, previous_champion)
+    client.set_model_version_tag(name, version, APPLIED_TAG, "true")  # see tasks.registry.repair
     log.info("version %s %s: %s", version, decision.label, decision.reason)
 
 

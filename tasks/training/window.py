@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from tasks.errors import DataMissingError, ShopguardError, first_line
 from tasks.features.store import load_feature_days
+from tasks.labels import known_users, read_labels_table
 from tasks.layout import DataLayout
 from tasks.parquet_io import parquet_files
 
@@ -138,7 +138,8 @@ def attach_labels(features: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Dat
 
 def _load_labels(layout: DataLayout, days: tuple[date, ...]) -> pd.DataFrame | None:
     # File by file: a dataset over date=D/ folders would add a hive "date" clashing with the column.
-    tables = [pq.read_table(layout.labels(d)) for d in days if layout.labels(d).exists()]
+    users = known_users(layout)
+    tables = [t for t in (read_labels_table(layout, d, users) for d in days) if t is not None]
     return pa.concat_tables(tables).to_pandas() if tables else None
 
 

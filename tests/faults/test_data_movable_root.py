@@ -36,3 +36,40 @@ def test_a_moved_data_root_keeps_working(tmp_path):
     gx_config = (new.root / "gx" / "great_expectations.yml").read_text(encoding="utf-8")
     assert str(old.root) not in gx_config and str(new.data_docs) in gx_config
     assert not old.root.exists()
+
+
+def test_a_moved_data_root_still_serves_its_champion_from_the_embedded_store(tmp_path):
+    """MLflow stores absolute artifact paths; the embedded sqlite store rewrites them on open."""
+    import sqlite3
+
+    from test_scoring import make_features, make_settings, register_champion, write_features
+
+    from tasks.scoring.champion import load_champion, load_reference_features
+    from tasks.scoring.io import read_day_features
+    from tasks.scoring.scoring import score_features
+    from tasks.store_paths import PATH_COLUMNS
+
+    old = make_settings(tmp_path / "old" / "data")
+    reference = pd.concat([make_features(DAY - timedelta(days=d), seed=d) for d in range(1, 3)])
+    version = register_champion(old, reference)
+    write_features(old, DAY, make_features(DAY, seed=11))
+    champion = load_champion(old)
+    before = score_features(champion.model, read_day_features(DataLayout(old.data_dir), DAY), champion.version)
+
+    (tmp_path / "new").mkdir()
+    new_root = tmp_path / "new" / "data"
+    shutil.move(old.data_dir, new_root)
+    shutil.rmtree(new_root / "state" / "models", ignore_errors=True)  # no cached copy: load from the artifacts
+    new = make_settings(new_root)
+    champion = load_champion(new)
+    assert champion.version == version
+    after = score_features(champion.model, read_day_features(DataLayout(new.data_dir), DAY), champion.version)
+    pd.testing.assert_frame_equal(after, before)
+    assert len(load_reference_features(new, champion)) == len(reference)
+    with sqlite3.connect(new_root / "mlflow" / "mlflow.db") as db:
+        for table, column in PATH_COLUMNS:
+            if any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})")):
+                stale = db.execute(f"SELECT {column} FROM {table} WHERE instr({column}, ?) > 0",
+                                   (str(old.data_dir),)).fetchall()
+                assert stale == [], (table, column, stale)
+    assert not old.data_dir.exists()

@@ -110,6 +110,7 @@ def run(rows: int, users: int, cli: bool = False) -> dict[str, float]:
             small, _ = synthetic_day(2_000, users, seed=1, day=SMALL_DAY)
             layout.raw_events(SMALL_DAY).mkdir(parents=True)
             pq.write_table(small, layout.raw_events(SMALL_DAY) / "part-0.parquet")
+            run_cli(layout.root, SMALL_DAY)  # not counted: the first command in a data root creates Prefect's database
             result["cli_small_seconds"] = run_cli(layout.root, SMALL_DAY)
             result["cli_seconds"] = run_cli(layout.root, DAY)  # a rerun of the day: replaces its split
     return result

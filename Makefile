@@ -55,11 +55,11 @@ lint: setup ## Ruff over the code
 bench-generate: setup ## Benchmark: a 5k-user x 14-day world and a streamed 10M-event day
 	$(BIN)/python -m benchmarks.bench_generate
 
-bench-validate: setup ## Benchmark: validate one day of 1M events
-	$(BIN)/python -m benchmarks.bench_validate
+bench-validate: setup ## Benchmark: validate a 10M-event day, in-process and as the `shopguard validate` command
+	$(BIN)/python -m benchmarks.bench_validate --rows 10000000 --users 300000 --cli
 
-bench-features: setup ## Benchmark: build features for a 10M-event day vs a DuckDB query
-	$(BIN)/python -m benchmarks.bench_features
+bench-features: setup ## Benchmark: features of a 10M-event day (build and `shopguard features`) vs a DuckDB query
+	$(BIN)/python -m benchmarks.bench_features --cli
 
 bench-models: setup ## Benchmark: score 1M rows x 40 features with the deployed detector
 	$(BIN)/python -m benchmarks.bench_models

@@ -22,6 +22,7 @@ from tasks.features.catalogue import (
     KEY_COLUMNS,
     all_columns,
 )
+from tasks.validation.fast_suite import certainly_passes
 from tasks.validation.outcome import read_outcome
 from tasks.validation.reading import dtype_problems
 from tasks.validation.suites import (
@@ -133,7 +134,10 @@ def validate_feature_table(df: pd.DataFrame, expected_rows: int | None) -> None:
     if expected_rows is None:
         spec = spec.without([ROW_COUNT_CHECK])
     frame = df.reset_index(drop=True)
-    outcome = read_outcome(_run_ephemeral(spec, frame, row_count_parameters(expected_rows)), frame)
+    parameters = row_count_parameters(expected_rows)
+    if certainly_passes(spec, frame, parameters):
+        return  # the exact vectorised verdict; GX only runs to word a failure (see fast_suite.py)
+    outcome = read_outcome(_run_ephemeral(spec, frame, parameters), frame)
     if outcome.batch_failures:
         raise ValidationStopped("feature table: " + "; ".join(str(f) for f in outcome.batch_failures))
 

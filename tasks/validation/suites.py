@@ -102,10 +102,15 @@ def to_gx_suite(spec: SuiteSpec):
     import great_expectations as gx
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
-    suite = gx.ExpectationSuite(name=spec.name, meta={**spec.meta, "version": spec.version})
+    expectations, seen = [], set()
     for e in spec.expectations:
+        # The suite is a set: GX's add_expectation drops an equal one, comparing every pair (seconds
+        # for 149 expectations), so duplicates are dropped here and the list goes in at once.
+        key = json.dumps([e["type"], e["kwargs"]], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
         # The label rides along in meta so results can be named without re-deriving it.
         meta = {**e.get("meta", {}), "label": expectation_label(e)}
-        config = ExpectationConfiguration(type=e["type"], kwargs=dict(e["kwargs"]), meta=meta)
-        suite.add_expectation(config.to_domain_obj())
-    return suite
+        expectations.append(ExpectationConfiguration(type=e["type"], kwargs=dict(e["kwargs"]), meta=meta).to_domain_obj())
+    return gx.ExpectationSuite(name=spec.name, expectations=expectations, meta={**spec.meta, "version": spec.version})

@@ -118,10 +118,11 @@ def monitor_flow(day: date, settings: Settings) -> MonitorResult:
 def start_drift_retrain(day: date, settings: Settings) -> RetrainSection | None:
     """The day's drift retrain (tasks.monitoring.retrain_launch): None when the drift automation
     runs it on the monitor's event, else its recorded result (deployment or in-process)."""
-    from infra.automations import DRIFT_AUTOMATION
+    from infra.automations import drift_automation_name
     from infra.deployments import RETRAIN_DEPLOYMENT
 
-    return launch_drift_retrain(day, settings, deployment_name=RETRAIN_DEPLOYMENT, automation_name=DRIFT_AUTOMATION,
+    return launch_drift_retrain(day, settings, deployment_name=RETRAIN_DEPLOYMENT,
+                                automation_name=drift_automation_name(settings.data_dir),
                                 in_process=lambda: _drift_retrain_in_process(day, settings))
 
 

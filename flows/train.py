@@ -66,10 +66,11 @@ def drift_retrain_flow(day: date, settings: Settings) -> RetrainSection:
     """The drift retrain for ``day``, however it was started: under the retrain guard the retrain
     rule decides (a day already retrained, or inside the cooldown, is a recorded no-op), then it
     retrains on the window ending ``day`` and records itself (tasks.monitoring.drift_retrain)."""
-    # Keyed by the deployment run that started it (what its caller holds), or in-process by this
-    # run itself: a backfill's drift retrains share one root run.
+    # Keyed by the deployment run that started it (what its caller holds: this flow's direct parent,
+    # scheduled_retrain_flow; not the root, which is the waiting daily run when run_deployment
+    # started it as a subflow), or in-process by this run itself.
     mode = "deployment" if prefect.runtime.deployment.id else "in-process"
-    run_key = prefect.runtime.flow_run.root_flow_run_id if mode == "deployment" else prefect.runtime.flow_run.id
+    run_key = prefect.runtime.flow_run.parent_flow_run_id if mode == "deployment" else prefect.runtime.flow_run.id
     section = run_drift_retrain(day, settings, lambda: _train(day, settings, None, None, "drift"), run_key, mode)
     publish_oncall(day, settings)  # started by the automation, nobody else renders the page afterwards
     return section

@@ -1,7 +1,7 @@
 """shopguard's Prefect automation: a ``shopguard.drift.detected`` event runs the retrain deployment.
 
-- ``shopguard-drift-retrain``: on each drift event of this data root (matched by its resource id,
-  ``shopguard.data-root.<hash>``), run ``shopguard-retrain/retrain`` with ``trigger="drift"``,
+- ``shopguard-drift-retrain-<hash>``, one per data root: on each drift event of that root
+  (matched by its resource id, ``shopguard.data-root.<hash>``), run ``shopguard-retrain/retrain`` with ``trigger="drift"``,
   ``end`` = the event's day and ``data_dir`` = the event's data root.
 
 The automation only starts the retrain; whether it retrains is the retrain flow's call (the rule
@@ -20,7 +20,13 @@ from tasks.errors import ShopguardError, first_line
 from tasks.monitoring.drift_event import DRIFT_EVENT, data_root_resource_id
 from tasks.settings import Settings
 
-DRIFT_AUTOMATION = "shopguard-drift-retrain"
+DRIFT_AUTOMATION_PREFIX = "shopguard-drift-retrain"
+
+
+def drift_automation_name(data_dir: Any) -> str:
+    """Named per data root: a server shared by several roots keeps one automation for each, and
+    the daily flow of one root never mistakes another root's automation for its own."""
+    return f"{DRIFT_AUTOMATION_PREFIX}-{data_root_resource_id(data_dir).rsplit('.', 1)[-1]}"
 
 
 def drift_automation(settings: Settings, retrain_deployment_id: Any) -> Any:
@@ -28,7 +34,7 @@ def drift_automation(settings: Settings, retrain_deployment_id: Any) -> Any:
     from prefect.automations import AutomationCore, EventTrigger, Posture, RunDeployment
 
     return AutomationCore(
-        name=DRIFT_AUTOMATION,
+        name=drift_automation_name(settings.data_dir),
         description=f"Drift detected for {settings.data_dir}: run {RETRAIN_DEPLOYMENT} for that day "
                     "(the retrain flow applies the cooldown).",
         enabled=True,
@@ -65,7 +71,7 @@ def apply_automations(settings: Settings) -> list[str]:
                 raise ShopguardError(f"deployment {RETRAIN_DEPLOYMENT} is not on {settings.prefect_api_url}: "
                                      "register the deployments before the automations") from None
             wanted = drift_automation(settings, deployment.id)
-            existing = client.read_automations_by_name(DRIFT_AUTOMATION)
+            existing = client.read_automations_by_name(wanted.name)
             if not existing:
                 return [str(client.create_automation(wanted))]
             keep, *extra = existing
@@ -76,6 +82,6 @@ def apply_automations(settings: Settings) -> list[str]:
     except ShopguardError:
         raise
     except Exception as exc:  # httpx / Prefect errors: name the server either way
-        raise ShopguardError(f"Prefect server {settings.prefect_api_url} refused automation {DRIFT_AUTOMATION}: "
+        raise ShopguardError(f"Prefect server {settings.prefect_api_url} refused automation {drift_automation_name(settings.data_dir)}: "
                              f"{type(exc).__name__}: {first_line(exc)}") from exc
 

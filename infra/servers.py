@@ -11,6 +11,7 @@ live in data/servers/, so `down` stops exactly the processes `up` started.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -132,6 +133,8 @@ def recorded_pid(path: Path) -> int | None:
         record = json.loads(text)
     except ValueError:
         return None
+    if isinstance(record, int):  # a bare pid, as an older `make up` wrote: no start time to check
+        return record if _alive(record) else None
     if not isinstance(record, dict) or not isinstance(record.get("pid"), int):
         return None
     pid = record["pid"]
@@ -224,13 +227,31 @@ def stop_recorded(pid_file: Path, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     pid_file.unlink(missing_ok=True)
     if pid is None:
         return False
-    os.killpg(pid, signal.SIGTERM)  # the server's own session: it and the workers it spawned
+    signal_group(pid, signal.SIGTERM)  # the server's own session: it and the workers it spawned
     deadline = time.monotonic() + timeout_s
-    while _alive(pid) and time.monotonic() < deadline:
+    while (_alive(pid) or group_alive(pid)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if _alive(pid):
-        os.killpg(pid, signal.SIGKILL)
+    # the leader may be gone while workers it spawned linger: the group, not the leader, decides
+    signal_group(pid, signal.SIGKILL)
     return True
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group is gone already
+        os.killpg(pgid, signum)
+
+
+def group_alive(pgid: int) -> bool:
+    """Any live (not zombie) process left in group ``pgid``. Read from /proc rather than
+    ``killpg(pgid, 0)``, which also counts zombies that a non-reaping init may keep forever."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
 
 
 def up(data_dir: Path, prefect_port: int, mlflow_port: int) -> list[Server]:

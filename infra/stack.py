@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
-import importlib.util
 import io
 import json
 import logging
@@ -46,8 +45,11 @@ from infra.servers import (
     _alive,
     _bin,
     await_ready,
+    group_alive,
     launch,
     recorded_pid,
+    signal_group,
+    stop,
 )
 
 log = logging.getLogger(__name__)
@@ -339,11 +341,9 @@ def deploy_settings(settings: Any, pool: str) -> list[str]:
     with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}), \
             contextlib.redirect_stdout(io.StringIO()):
         names = deploy_to_pool(settings, pool, REPO_ROOT)
-        # helper hook: infra/automations.py (event-driven retraining) declares what runs on events
-        if importlib.util.find_spec("infra.automations") is not None:
-            from infra.automations import apply_automations
+        from infra.automations import apply_automations
 
-            names += [f"automation {name}" for name in apply_automations(settings)]
+        names += [f"automation {name}" for name in apply_automations(settings)]
     return names
 
 
@@ -367,9 +367,16 @@ def _start_all(config: StackConfig, servers: list[Server]) -> dict[str, str]:
     """Launch every server at once (they boot in parallel), then wait for each in turn."""
     launched = [(server, launch(server, config.root)) for server in servers]
     status = {}
-    for server, process in launched:
-        await_ready(server, config.root, process, config.timeout_s)
-        status[server.name] = "started" if process is not None else "already running"
+    try:
+        for server, process in launched:
+            await_ready(server, config.root, process, config.timeout_s)
+            status[server.name] = "started" if process is not None else "already running"
+    except BaseException:
+        # what this call started must not outlive a failed `up`; what already ran stays
+        for server, process in launched:
+            if process is not None:
+                stop(server.name, config.root)
+        raise
     return status
 
 
@@ -399,17 +406,14 @@ def down(config: StackConfig) -> list[str]:
     """
     pid_files = [config.root / "servers" / f"{name}.pid" for name in PROCESSES]
     pids = {name: recorded_pid(path) for name, path in zip(PROCESSES, pid_files, strict=True)}
-    for pid in pids.values():
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)  # its own session: it and what it spawned
+    started = [pid for pid in pids.values() if pid is not None]
+    for pid in started:
+        signal_group(pid, signal.SIGTERM)  # its own session: it and what it spawned
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while any(pid is not None and _alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+    while any(_alive(pid) or group_alive(pid) for pid in started) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in pids.values():
-        if pid is not None and _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+    for pid in started:  # the group, not its leader, decides: workers may outlive the leader
+        signal_group(pid, signal.SIGKILL)
     for path in pid_files:
         path.unlink(missing_ok=True)
     stopped = [name for name, pid in pids.items() if pid is not None]

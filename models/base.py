@@ -58,6 +58,9 @@ class BaseDetector(ABC):
     """
 
     name: ClassVar[str] = "base"
+    # Parameters added after models were saved without them, with the value that reproduces how
+    # those older saves scored (a saved threshold belongs to those scores).
+    params_missing_from_older_saves: ClassVar[dict[str, Any]] = {}
     supervised: ClassVar[bool] = False
 
     def __init__(self, threshold_percentile: float = 99.0, contamination: float | None = None,
@@ -320,7 +323,7 @@ class BaseDetector(ABC):
         klass = detector_class(meta["detector"]) if cls is BaseDetector else cls
         if klass.name != meta["detector"]:
             raise ValueError(f"{directory} holds a {meta['detector']!r} detector, not {klass.name!r}")
-        det = klass(**meta["params"])
+        det = klass(**{**klass.params_missing_from_older_saves, **meta["params"]})
         det.feature_names_in_ = list(meta["feature_names"])
         det.n_features_in_ = len(meta["feature_names"])
         with np.load(directory / "state.npz", allow_pickle=False) as npz:

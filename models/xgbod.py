@@ -42,6 +42,7 @@ class XGBODDetector(GradientBoostingDetector):
     """
 
     name = "xgbod"
+    params_missing_from_older_saves = {"blend_raw": False}
 
     def __init__(self, members: list[str] | None = None, member_params: dict[str, dict[str, Any]] | None = None,
                  blend_raw: bool = True, **kw):

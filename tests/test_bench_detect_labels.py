@@ -36,7 +36,11 @@ def test_both_rows_are_scored_on_every_set_and_written(tmp_path, capsys):
     # Neither set is one the defaults were tuned on, so the untuned means are the means.
     assert result["mean_not_tuned_on"] == result["mean"]
     assert "| **mean** |" in (out / "bench_detect_labels.md").read_text()
-    assert "beats sklearn hist_gradient_boosting on both means" in capsys.readouterr().out
+    ours, ref = result["mean"][LABEL_AWARE], result["mean"][REFERENCE]
+    beats = ours["roc_auc"] > ref["roc_auc"] and ours["average_precision"] > ref["average_precision"]
+    assert result["label_aware_beats_reference_on_both_means"] is beats
+    verdict = "yes" if beats else "NO"
+    assert f"beats {REFERENCE} on both means: {verdict}" in capsys.readouterr().out
 
 
 def test_no_sets_is_a_one_line_error(tmp_path):

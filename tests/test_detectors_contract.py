@@ -154,3 +154,21 @@ def test_explain_names_the_feature_that_was_pushed_out(name, fitted, data):
                                        "feature_3", "contribution_3"]
     hits = (explained["feature_1"].to_numpy() == X.columns.to_numpy()[feature_of_row]).mean()
     assert hits >= 0.8
+
+
+def test_a_model_saved_before_a_parameter_existed_loads_with_its_old_behaviour(fitted, data, tmp_path):
+    """xgbod's blend_raw came later: a save without it must score as it did (its threshold
+    belongs to those scores), not take the new default."""
+    import json
+
+    detector = fitted["xgbod"]
+    old = type(detector)(**{**detector.get_params(), "blend_raw": False}).fit(*data["train"])
+    path = old.save(tmp_path / "old")
+    meta = json.loads((path / "detector.json").read_text())
+    del meta["params"]["blend_raw"]
+    (path / "detector.json").write_text(json.dumps(meta))
+    loaded = BaseDetector.load(path)
+    assert loaded.blend_raw is False
+    X_test = data["test"][0]
+    np.testing.assert_array_equal(loaded.decision_function(X_test), old.decision_function(X_test))
+    assert not np.array_equal(detector.decision_function(X_test), old.decision_function(X_test))

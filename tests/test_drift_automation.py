@@ -21,7 +21,7 @@ from test_schedules import free_port
 from test_serve_stop import _wait_for_line
 from test_training_units import END, write_feature_window
 
-from infra.automations import DRIFT_AUTOMATION, apply_automations
+from infra.automations import apply_automations, drift_automation_name
 from infra.deployments import RETRAIN_DEPLOYMENT
 from infra.servers import prefect_server, wait_healthy
 from tasks.layout import DataLayout
@@ -142,7 +142,7 @@ def retrain_through_automation(data_dir: Path, api_url: str, home: Path) -> tupl
     try:
         _wait_for_line(serving, "serving deployments", timeout_s=300)
         with get_client(sync_client=True) as client:
-            (automation,) = client.read_automations_by_name(DRIFT_AUTOMATION)
+            (automation,) = client.read_automations_by_name(drift_automation_name(data_dir))
             assert apply_automations(Settings(data_dir=data_dir, prefect_api_url=api_url)) == [str(automation.id)]
             assert automation.trigger.match.root["prefect.resource.id"] == data_root_resource_id(data_dir)
             deployment = client.read_deployment_by_name(RETRAIN_DEPLOYMENT)

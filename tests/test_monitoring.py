@@ -154,7 +154,8 @@ def test_monitor_flow_flags_a_shifted_day_and_not_an_ordinary_one(prefect_harnes
 
 
 def test_retrain_idempotency_key_names_the_day():
-    assert retrain_idempotency_key(DAY) == "drift-retrain-2026-01-08"
+    assert retrain_idempotency_key(DAY, "run-1") == "drift-retrain-2026-01-08-run-1"
+    assert retrain_idempotency_key(DAY, "run-1") != retrain_idempotency_key(DAY, "run-2")
 
 
 def test_summary_headline_features_exist_in_the_catalogue():

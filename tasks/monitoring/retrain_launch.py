@@ -27,8 +27,10 @@ from tasks.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def retrain_idempotency_key(day: date) -> str:
-    return f"drift-retrain-{day.isoformat()}"
+def retrain_idempotency_key(day: date, caller_run_id: str | None) -> str:
+    """Per day and per calling run: a retry of one daily run joins its retrain, while a rerun of
+    the day after a failed retrain starts a new one instead of joining the failed run."""
+    return f"drift-retrain-{day.isoformat()}-{caller_run_id or 'no-run'}"
 
 
 def _server_error(settings: Settings, what: str, exc: Exception) -> ShopguardError:
@@ -71,11 +73,12 @@ def automation_active(settings: Settings, automation_name: str) -> bool:
 
 
 def run_retrain_deployment(deployment_name: str, day: date, parameters: dict[str, Any]) -> Any:
-    """Start (or join, thanks to the per-day idempotency key) the retrain deployment and wait for it."""
+    """Start (or join, thanks to the idempotency key) the retrain deployment and wait for it."""
+    import prefect.runtime
     from prefect.deployments import run_deployment
 
-    flow_run = run_deployment(name=deployment_name, parameters=parameters,
-                              idempotency_key=retrain_idempotency_key(day), timeout=None)
+    key = retrain_idempotency_key(day, prefect.runtime.flow_run.id)
+    flow_run = run_deployment(name=deployment_name, parameters=parameters, idempotency_key=key, timeout=None)
     log.info("retrain deployment run %s ended %s", flow_run.id, flow_run.state_name)
     return flow_run
 
@@ -86,9 +89,12 @@ def _through_deployment(deployment_name: str, day: date, settings: Settings) -> 
     result = read_retrain_result(DataLayout(settings.data_dir), str(flow_run.id))
     if result is not None:
         return result
-    # the run died before it could record anything: say so rather than guess from the registry
-    return RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
-                          error=f"retrain deployment run ended {flow_run.state_name} without a result")
+    # the run died before it could record anything: say so (in the day's record, for on-call)
+    # rather than guess from the registry
+    section = RetrainSection(triggered=True, mode="deployment", flow_run_id=str(flow_run.id), state=flow_run.state_name,
+                             error=f"retrain deployment run ended {flow_run.state_name} without a result")
+    update_day_status(DataLayout(settings.data_dir), day, "retrain", section)
+    return section
 
 
 def launch_drift_retrain(day: date, settings: Settings, *, deployment_name: str, automation_name: str,

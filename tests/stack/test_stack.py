@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,14 @@ import psutil
 import pytest
 
 from infra.deployments import DAILY_DEPLOYMENT, RETRAIN_DEPLOYMENT
-from infra.servers import process_start_ticks, record_pid, recorded_pid, stop_recorded
+from infra.servers import (
+    group_alive,
+    process_start_ticks,
+    record_pid,
+    recorded_pid,
+    signal_group,
+    stop_recorded,
+)
 from infra.stack import PROCESSES, Ports, StackConfig, down, postgres_running, up
 from tasks.layout import DataLayout
 from tasks.run_status import read_day_status
@@ -272,3 +280,37 @@ def test_down_refuses_a_pid_now_owned_by_another_process(tmp_path):
     finally:
         if stranger.poll() is None:
             stranger.kill()
+
+
+def test_down_also_stops_workers_that_outlive_their_leader(tmp_path):
+    """A server whose leader exits on SIGTERM while a worker it spawned ignores it: the whole
+    session goes, not just the leader."""
+    script = "trap '' TERM; sleep 60"
+    leader = subprocess.Popen(["bash", "-c", f"bash -c \"{script}\" & wait"], start_new_session=True)
+    try:
+        time.sleep(0.5)  # the worker is up and ignoring SIGTERM
+        assert group_alive(leader.pid)
+        pid_file = tmp_path / "server.pid"
+        record_pid(pid_file, leader.pid)
+        assert stop_recorded(pid_file, timeout_s=2) is True
+        leader.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while group_alive(leader.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not group_alive(leader.pid), "a worker of the stopped server is still running"
+    finally:
+        signal_group(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+
+
+def test_a_bare_pid_file_from_an_older_make_up_is_still_stopped(tmp_path):
+    server = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        pid_file = tmp_path / "mlflow.pid"
+        pid_file.write_text(str(server.pid))
+        assert recorded_pid(pid_file) == server.pid
+        assert stop_recorded(pid_file) is True
+        assert server.wait(timeout=10) is not None
+    finally:
+        if server.poll() is None:
+            server.kill()

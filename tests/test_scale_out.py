@@ -6,7 +6,9 @@ the test's __main__, which is pytest's and guarded). Prefect is the session's te
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,14 +27,29 @@ DAY = date(2026, 1, 10)
 N_USERS = 90
 
 
+# A lost worker must fail the test, not hang the suite until CI's limit.
+pytestmark = pytest.mark.timeout(900)
+
+
+def _without_model_code_paths(path: list[str]) -> list[str]:
+    """sys.path minus the ``code/`` folders MLflow prepends when it loads a pyfunc model (earlier
+    tests in the session load champions): spawned workers inherit sys.path, and would import the
+    model's cut-down copy of ``tasks`` instead of the project's."""
+    return [p for p in path if not (Path(p).name == "code" and (Path(p).parent / "MLmodel").exists())]
+
+
 @pytest.fixture(scope="module")
 def dask_address():
-    """Ask for it before fixtures that load a pyfunc: that prepends the model's code folder to
-    sys.path, and spawned workers inherit sys.path."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0", memory_limit="1GiB") as cluster:
+    saved = list(sys.path)
+    sys.path[:] = _without_model_code_paths(saved)
+    try:
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=":0", memory_limit="1GiB")
+    finally:
+        sys.path[:] = saved
+    with cluster:
         yield cluster.scheduler_address
 
 

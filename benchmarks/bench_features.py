@@ -179,19 +179,25 @@ def _run_child(role: str, root: Path, window_days: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_cli(root: Path, day: date) -> float:
-    """Wall seconds of `shopguard features --date day` in a fresh interpreter (cold summaries)."""
-    shutil.rmtree(root / "features_state", ignore_errors=True)
+def time_command(root: Path, command: str, day: date) -> float:
+    """Wall seconds of `shopguard <command> --date day` in a fresh interpreter, outside any
+    shopguard/Prefect/MLflow settings of the caller's environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPGUARD_", "PREFECT_", "MLFLOW_"))}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                       os.environ.get("PYTHONPATH")]))
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "flows.cli", "--data-dir", str(root), "features",
+    result = subprocess.run([sys.executable, "-m", "flows.cli", "--data-dir", str(root), command,
                              "--date", day.isoformat()], capture_output=True, text=True, env=env, timeout=1800)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"shopguard features --date {day} exited {result.returncode}: {result.stderr.strip()[-500:]}")
+        raise SystemExit(f"shopguard {command} --date {day} exited {result.returncode}: {result.stderr.strip()[-500:]}")
     return seconds
+
+
+def run_cli(root: Path, day: date) -> float:
+    """Wall seconds of `shopguard features --date day` in a fresh interpreter (cold summaries)."""
+    shutil.rmtree(root / "features_state", ignore_errors=True)
+    return time_command(root, "features", day)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from benchmarks.bench_features import time_command
 from tasks.layout import DataLayout
 from tasks.settings import ValidationSettings
 
@@ -118,16 +118,7 @@ def run(rows: int, users: int, cli: bool = False) -> dict[str, float]:
 
 def run_cli(root: Path, day: date) -> float:
     """Wall seconds of `shopguard validate --date day` in a fresh interpreter."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPGUARD_", "PREFECT_", "MLFLOW_"))}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
-                                                      os.environ.get("PYTHONPATH")]))
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "flows.cli", "--data-dir", str(root), "validate",
-                             "--date", day.isoformat()], capture_output=True, text=True, env=env, timeout=1800)
-    seconds = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"shopguard validate --date {day} exited {result.returncode}: {result.stderr.strip()[-500:]}")
-    return seconds
+    return time_command(root, "validate", day)
 
 
 def main(argv: list[str] | None = None) -> int:

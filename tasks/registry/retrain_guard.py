@@ -45,13 +45,27 @@ def _prefect_slot(api_url: str, wait_seconds: float) -> Iterator[None]:
     except Exception as exc:  # the server's own error types vary (httpx, Prefect): name the server
         raise ShopguardError(f"Prefect server {api_url} is not usable for the {RETRAIN_LIMIT!r} "
                              f"concurrency limit: {type(exc).__name__}: {first_line(exc)}") from exc
-    with ExitStack() as stack:
-        try:
-            stack.enter_context(concurrency(RETRAIN_LIMIT, occupy=1, timeout_seconds=wait_seconds, strict=True))
-        except TimeoutError:
-            raise RetrainBusy(f"another retrain or promotion holds Prefect concurrency limit {RETRAIN_LIMIT!r} "
-                              f"at {api_url} (waited {wait_seconds:g} s); try again when it ends") from None
-        yield
+    try:
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(concurrency(RETRAIN_LIMIT, occupy=1, timeout_seconds=wait_seconds, strict=True))
+            except TimeoutError:
+                raise RetrainBusy(f"another retrain or promotion holds Prefect concurrency limit {RETRAIN_LIMIT!r} "
+                                  f"at {api_url} (waited {wait_seconds:g} s); try again when it ends") from None
+            yield
+    finally:
+        _stop_slot_acquisition_service()
+
+
+def _stop_slot_acquisition_service() -> None:
+    """Prefect (3.8) acquires slots through one service per limit name and process, whose client
+    is bound to the API it first met, while it renews and releases the lease on the current API. A
+    process that later points at another server (a notebook, the test suite) would take its lease
+    from the old server and have every renewal refused (410) on the new one, which cancels the
+    run. Stopping the service once the guard ends makes the next guard bind to its own server."""
+    from prefect.concurrency.services import ConcurrencySlotAcquisitionWithLeaseService
+
+    ConcurrencySlotAcquisitionWithLeaseService.instance(frozenset([RETRAIN_LIMIT])).drain()
 
 
 @contextmanager

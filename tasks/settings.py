@@ -32,8 +32,10 @@ class TrainingSettings(BaseModel):
     validation_days: int = Field(2, ge=0, description="Most recent days of the window held out (with labels) to pick and gate models.")
     trials: int = Field(12, ge=1, description="Optuna trials per retrain.")
     # NoDecode + the validator below: the README's comma-separated form (a,b,c) works as well as JSON.
+    # autoencoder and vae are not defaults: 0.727 / 0.388 mean ROC-AUC / AP on the ADBench dev sets,
+    # under IForest's 0.733 / 0.422 (README, Detection quality); name them here to try them.
     detectors: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["isolation_forest", "gaussian", "gmm", "ecod", "autoencoder"],
+        default_factory=lambda: ["isolation_forest", "gaussian", "gmm", "ecod"],
         description="Detector families the sweep may choose from.",
     )
     threshold_percentile: float = Field(99.0, gt=50, lt=100, description="Score percentile of the training window used as the alert threshold.")

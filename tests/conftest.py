@@ -24,6 +24,13 @@ import pytest  # noqa: E402
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first: `make test` hands whole files to two xdist workers in this
+    order, so the long ones start early instead of leaving one worker busy at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: file order kept within each group
+
+
 @pytest.fixture(autouse=True)
 def _restore_environment():
     """The CLI points MLflow and Prefect at its data root through os.environ; undo that per test."""

@@ -122,7 +122,12 @@ def on_dask(root: Path, n_shards: int, worker_memory: str) -> dict:
 def _child(role: str, root: Path, shards: int, worker_memory: str) -> dict:
     args = [sys.executable, "-m", "benchmarks.bench_scale", "--child", role, "--root", str(root),
             "--shards", str(shards), "--worker-memory", worker_memory]
-    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    out = subprocess.run(args, capture_output=True, text=True)
+    if out.returncode != 0:  # one line naming the run and its error; the whole trace in a log beside it
+        log = root.parent / f"{root.name}-{role}.log"
+        log.write_text(out.stderr)
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"bench-scale: the {role} run failed (exit {out.returncode}): {last} (see {log})")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -441,3 +441,28 @@ def test_window_reads_only_its_own_days(layout):
     small_world(layout, days)
     build_day_features(layout, DAY, window_days=2)
     assert layout.days_with("features_state") == days[-2:]
+
+
+def test_spend_sum_does_not_depend_on_how_duckdb_splits_a_users_rows(tmp_path):
+    """A DOUBLE sum's last bit follows the order DuckDB's threads combine partial sums in; on big
+    days that differed between runs and between Dask shard counts. The sum is exact now."""
+    import duckdb
+
+    from tasks.features.daily_summary import user_day_query
+
+    rng = np.random.default_rng(7)
+    n = 600_000  # several row groups, so DuckDB's threads each see part of a user's rows
+    events = pd.DataFrame({"user_id": rng.integers(0, 50, n).astype(str), "session_id": "s",
+                           "event_type": "purchase", "ts": pd.Timestamp("2026-01-01", tz="UTC"),
+                           "price": np.round(rng.uniform(0.01, 999.99, n), 2), "quantity": rng.integers(1, 4, n)})
+    answers = []
+    for order, threads in ((np.arange(n), 1), (rng.permutation(n), 2), (rng.permutation(n), 2)):
+        path = tmp_path / f"events-{len(answers)}.parquet"
+        events.iloc[order].to_parquet(path, row_group_size=50_000)
+        with duckdb.connect() as con:
+            con.execute(f"SET threads = {threads}")
+            answers.append(con.execute(user_day_query(f"read_parquet('{path}')", date(2026, 1, 1))).df())
+    for other in answers[1:]:
+        pd.testing.assert_frame_equal(answers[0], other, check_exact=True)
+    expected = (events["price"] * events["quantity"]).groupby(events["user_id"]).sum()
+    assert np.allclose(answers[0].set_index("user_id")["spend_sum"], expected.sort_index(), rtol=1e-12)

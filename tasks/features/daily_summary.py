@@ -25,7 +25,7 @@ from tasks.parquet_io import parquet_files, staged_directory
 
 log = logging.getLogger(__name__)
 
-SUMMARY_VERSION = 2  # 2: payment entities
+SUMMARY_VERSION = 3  # 2: payment entities; 3: spend_sum summed exactly
 _FINGERPRINT_KEY = b"shopguard.daily_summary"
 USER_DAY_FILE = "user_day.parquet"
 ENTITIES_FILE = "entities.parquet"
@@ -53,7 +53,10 @@ def user_day_query(source_sql: str, day: date) -> str:
         SELECT user_id, {sql_date(day)} AS date,
                count(*)::DOUBLE AS n_events,
                count(DISTINCT session_id)::DOUBLE AS n_sessions,
-               coalesce(sum(price * coalesce(quantity, 1)) FILTER (WHERE event_type = 'purchase'), 0)::DOUBLE AS spend_sum,
+               -- an exact sum (DECIMAL adds as integers): a DOUBLE sum's last bit depends on how DuckDB's
+               -- threads split a user's rows, so a 30M-event day differed between runs and shard counts
+               coalesce(sum((price * coalesce(quantity, 1))::DECIMAL(38, 6)) FILTER (WHERE event_type = 'purchase'),
+                        0)::DOUBLE AS spend_sum,
                min(ts::TIMESTAMPTZ) FILTER (WHERE event_type = 'purchase') AS first_purchase_ts
         FROM {source_sql}
         GROUP BY user_id

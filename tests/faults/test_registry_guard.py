@@ -107,27 +107,28 @@ def test_one_process_guarding_against_two_servers_in_turn_takes_each_slot_from_i
     second is refused (410), which cancels the retrain. The guard rebinds it each time."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
-    from test_drift_automation import boot_prefect_server, stop_server
 
-    from infra.servers import wait_healthy
+    from infra.ephemeral_prefect import EphemeralPrefect
 
     def active_slots(api_url: str) -> int:
         with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
             return client.read_global_concurrency_limit_by_name(RETRAIN_LIMIT).active_slots
 
     first = PREFECT_API_URL.value()
-    server, second = boot_prefect_server(tmp_path / "server")
+    server = EphemeralPrefect(tmp_path / "server")  # a second API (a command's own), booting meanwhile
+    server.start()
+    second = server.api_url
     try:
         with retrain_guard(make_settings(tmp_path / "a", wait=30, api_url=first), "on the first server"):
             assert active_slots(first) == 1
-        assert wait_healthy(f"{second}/health", 300, server), (tmp_path / "server" / "prefect.log").read_text()[-2000:]
+        server.wait_ready(300)
         with temporary_settings(updates={PREFECT_API_URL: second}), \
                 retrain_guard(make_settings(tmp_path / "b", wait=30, api_url=second), "on the second server"):
             time.sleep(2)  # the renewal thread renews at once: a lease from the wrong server fails here
             assert (active_slots(second), active_slots(first)) == (1, 0)
         assert active_slots(second) == 0  # released where it was taken
     finally:
-        stop_server(server)
+        server.stop()
 
 
 def test_a_configured_prefect_server_that_is_down_fails_in_one_line_instead_of_falling_back(tmp_path):

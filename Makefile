@@ -43,11 +43,11 @@ browser-deps: ## Install headless Chromium + chromedriver (Debian) for the MLflo
 	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-test: setup browser-deps ## Run the full test suite
-	$(BIN)/python -m pytest -q
+test: setup browser-deps ## Run the full test suite on two workers (pytest-xdist, whole files each; slowest 25 listed)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
 test-fast: setup ## Run the tests not marked slow or browser
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not browser"
 
 lint: setup ## Ruff over the code
 	$(BIN)/ruff check flows tasks models tests benchmarks infra

@@ -135,6 +135,7 @@ def register_deployments(settings: Settings) -> list[str]:
 
 def _report(lines: list[str]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()  # a supervisor reading the pipe learns at once that a signal now stops serve cleanly
 
 
 def serve(settings: Settings, run_once: bool = False) -> None:
@@ -148,32 +149,46 @@ def serve(settings: Settings, run_once: bool = False) -> None:
                  f"Prefect UI: {settings.prefect_api_url.removesuffix('/api')}"])
         return
     register_deployments(settings)  # the runner re-applies them; the automations need them to exist first
-    _report(["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
-             "meanwhile wait as Late until the next `shopguard serve`):", *summary])
-    asyncio.run(_serve_until_stopped(build_deployments(settings)))
+    serving = ["serving deployments (Ctrl-C or SIGTERM stops; the schedules stay on and runs due "
+               "meanwhile wait as Late until the next `shopguard serve`):", *summary]
+    asyncio.run(_serve_until_stopped(build_deployments(settings), serving))
     _report(["stopped serving; deployments and schedules left as they were"])
 
 
-async def _serve_until_stopped(deployments: list[Any]) -> None:
+async def _serve_until_stopped(deployments: list[Any], serving: list[str]) -> None:
     """Run a Prefect Runner for ``deployments`` until SIGINT or SIGTERM, then shut it down in order.
 
     Not ``prefect.serve``: its SIGTERM handler calls the runner's sync ``stop`` from inside the event
     loop (a never-awaited ``Runner.astop``), and it pauses every schedule on the way out, so a
-    restarted ``serve`` would find its deployments paused.
+    restarted ``serve`` would find its deployments paused. ``serving`` is printed once a signal
+    stops it cleanly, whenever the signal comes.
     """
     from prefect.runner import Runner
 
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_requested.set)
+    _report(serving)
     runner = Runner(pause_on_shutdown=False)
+    # Runner.start installs runner.handle_sigterm as the SIGTERM handler (a never-awaited astop,
+    # then SystemExit, even in the middle of its own start-up): make that handler this stop instead.
+    # Prefect has no option to leave signals alone; call_soon_threadsafe is safe in a signal handler.
+    runner.handle_sigterm = lambda *_: loop.call_soon_threadsafe(stop_requested.set)
     for deployment in deployments:
         await runner.add_deployment(deployment)
+    if stop_requested.is_set():
+        return
     running = asyncio.create_task(runner.start())
-    # Runner.start installs its own SIGTERM handler first thing; once it runs, both signals just
-    # cancel the start task, which leaves the runner's context (cancelling its loops) cleanly.
+    waiting = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    waiting.cancel()
+    # Cancel the start task only once the runner's context is entered: leaving it then cancels the
+    # runner's loops in order (cancelled half-way into it, its client and observers would leak).
     while not runner.started and not running.done():
         await asyncio.sleep(0.05)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, running.cancel)
+    running.cancel()
     try:
         await running
     except asyncio.CancelledError:

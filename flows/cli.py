@@ -2,14 +2,14 @@
 
 Every command reads the settings once, checks what the file system can answer (data root, the
 day's partition, a champion store) before anything heavy is imported, points MLflow and Prefect at
-the data root, starts a private Prefect API while the flow's modules import, then calls one flow.
+the data root, attaches to the data root's temporary Prefect API (started, if none runs, while
+the flow's modules import), then calls one flow.
 Failures end with a single line on stderr and a non-zero exit; ``--verbose`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
 import logging
 import os
@@ -315,13 +315,13 @@ class _UsageError(Exception):
 
 
 # Commands that run Prefect flows -> the module dispatch calls (the rest are plain functions or
-# need a real server). Imported while the private Prefect API boots, so the two overlap.
+# need a real server). Imported while a new temporary Prefect API boots, so the two overlap.
 FLOW_MODULES = {"generate": "flows.generate", "validate": "flows.validate", "features": "flows.features",
                 "train": "flows.train", "score": "flows.daily", "monitor": "flows.daily", "daily": "flows.daily",
                 "backfill": "flows.backfill", "demo": "flows.demo"}
 
 
-# The heavy libraries a command's flow imports lazily, imported while the private Prefect API
+# The heavy libraries a command's flow imports lazily, imported while a new temporary Prefect API
 # boots on the other core instead of after it is ready (GX alone is about a third of a small
 # validate's CPU, mostly scipy and SQLAlchemy under it). Not for features: its feature-table
 # check needs GX only to word a failing table (branch perf's vectorised verdict).
@@ -352,17 +352,16 @@ def _preflight(args: argparse.Namespace, settings: Any) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Any) -> int:
-    """Start a private Prefect API early (it boots while the flows import), check the champion, run."""
+    """Attach to the data root's temporary Prefect API early (a new one boots while the flows
+    import), check the champion, run."""
     server = None
     started = time.perf_counter()
     if args.command in FLOW_MODULES and not settings.prefect_api_url:
-        from infra.ephemeral_prefect import EphemeralPrefect
+        from infra.ephemeral_prefect import SharedPrefectServer
 
-        server = EphemeralPrefect(Path(os.environ["PREFECT_HOME"]))  # set by apply_environment
-        server.start()
-        # Stopped at exit like Prefect's own temporary server: Prefect's log and event workers
-        # drain in threading's exit hooks, which run before atexit's, so their last lines arrive.
-        atexit.register(server.stop)
+        server = SharedPrefectServer(Path(os.environ["PREFECT_HOME"]),  # set by apply_environment
+                                     idle_s=settings.prefect_idle_seconds)
+        server.attach()
         os.environ["PREFECT_API_URL"] = server.api_url  # before prefect is first imported
     from flows.preflight import NEEDS_CHAMPION, check_champion
 
@@ -375,8 +374,9 @@ def _run(args: argparse.Namespace, settings: Any) -> int:
             importlib.import_module(module)
         imported = time.perf_counter()
         server.wait_ready()
-        log.debug("start-up: imports %.1f s, then %.1f s waiting for the private Prefect API",
-                  imported - started, time.perf_counter() - imported)
+        log.debug("start-up: imports %.1f s, then %.1f s waiting for the %s Prefect API (pid %s)",
+                  imported - started, time.perf_counter() - imported,
+                  "new" if server.started_here else "running", server.pid)
     return dispatch(args, settings)
 
 

@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SHOPGUARD_DASK_ADDRESS", "dask_address"),
         description="Dask scheduler (tcp://host:port) for sharded features, scoring and sweep trials; unset: in-process.",
     )
+    prefect_idle_seconds: float = Field(
+        120, gt=0, description="Without PREFECT_API_URL the commands on one data root share a temporary Prefect API; "
+        "it stops this long after the last of them ends.")
     dask_shards: int = Field(8, ge=1, description="User shards (hash of user_id) that feature building and scoring split a day into on Dask.")
     experiment_name: str = Field("shopguard", description="MLflow experiment for retrains.")
     registered_model_name: str = Field("shopguard-detector", description="MLflow registered model.")

@@ -210,7 +210,7 @@ def test_runs_are_named_by_stage_and_date_and_carry_shopguards_log_lines(small_d
 
     import asyncio
 
-    from infra.ephemeral_prefect import EphemeralPrefect
+    from infra.ephemeral_prefect import SharedPrefectServer
 
     async def runs_and_logs(api_url: str) -> tuple[list[str], list[str]]:
         from prefect.client.orchestration import PrefectClient
@@ -223,12 +223,12 @@ def test_runs_are_named_by_stage_and_date_and_carry_shopguards_log_lines(small_d
                 if validate else []
         return [r.name for r in runs], [f"{log.name}: {log.message}" for log in logs]
 
-    server = EphemeralPrefect(layout.root / "prefect")  # the same database the command wrote to
-    server.start()
+    server = SharedPrefectServer(layout.root / "prefect", idle_s=1)  # the one the command used, if still up
+    server.attach()
     try:
         server.wait_ready()
         names, logs = asyncio.run(runs_and_logs(server.api_url))
     finally:
-        server.stop()
+        server.release()
     assert f"validate {day}" in names
     assert any(line.startswith("tasks.validation.day: validation passed") for line in logs), logs

@@ -108,15 +108,15 @@ def test_one_process_guarding_against_two_servers_in_turn_takes_each_slot_from_i
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from infra.ephemeral_prefect import EphemeralPrefect
+    from infra.ephemeral_prefect import SharedPrefectServer
 
     def active_slots(api_url: str) -> int:
         with temporary_settings(updates={PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
             return client.read_global_concurrency_limit_by_name(RETRAIN_LIMIT).active_slots
 
     first = PREFECT_API_URL.value()
-    server = EphemeralPrefect(tmp_path / "server")  # a second API (a command's own), booting meanwhile
-    server.start()
+    server = SharedPrefectServer(tmp_path / "server", idle_s=1)  # a second API (a command's), booting meanwhile
+    server.attach()
     second = server.api_url
     try:
         with retrain_guard(make_settings(tmp_path / "a", wait=30, api_url=first), "on the first server"):
@@ -128,7 +128,7 @@ def test_one_process_guarding_against_two_servers_in_turn_takes_each_slot_from_i
             assert (active_slots(second), active_slots(first)) == (1, 0)
         assert active_slots(second) == 0  # released where it was taken
     finally:
-        server.stop()
+        server.release()
 
 
 def test_a_configured_prefect_server_that_is_down_fails_in_one_line_instead_of_falling_back(tmp_path):

@@ -84,9 +84,10 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_command_s_private_prefect_api_listens_on_loopback_only(tmp_path):
+def test_a_command_s_temporary_prefect_api_listens_on_loopback_only(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300"}
     env.pop("PREFECT_API_URL", None)
+    env.pop("PREFECT_HOME", None)  # the data root's own: a fresh root, so this command starts the server
     command = subprocess.Popen([sys.executable, "-m", "flows.cli", "--data-dir", str(tmp_path / "data"), "generate",
                                 "--start", "2026-01-01", "--days", "2", "--users", "200"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -96,7 +97,7 @@ def test_a_command_s_private_prefect_api_listens_on_loopback_only(tmp_path):
         seen |= listeners([parent])
         time.sleep(0.1)
     assert command.returncode == 0, command.stderr.read().strip().splitlines()[-3:]
-    assert seen, "the command's private Prefect API was never seen listening"
+    assert seen, "the command's temporary Prefect API was never seen listening"
     assert {ip for ip, _, _ in seen} <= LOOPBACK, seen
 
 

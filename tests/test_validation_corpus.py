@@ -382,3 +382,20 @@ def test_validated_and_quarantine_are_one_checkable_pair(layout):
     shutil.copytree(kept, layout.quarantine(DAY))  # ... but "crashes" before its quarantine lands
     with pytest.raises(IncompleteValidation, match="different validation runs"):
         check_split_complete(layout.validated(DAY), layout.quarantine(DAY))
+
+
+def test_an_unchanged_users_table_is_validated_once_and_a_changed_one_again(layout):
+    def users_results() -> dict[str, int]:  # GX stores (or rewrites) a result on every users-suite run
+        stored = (layout.root / "gx" / "uncommitted" / "validations").glob("users*/**/*.json")
+        return {str(path): path.stat().st_mtime_ns for path in stored}
+
+    write_events(layout, DAY, clean_events())
+    assert not run_day(layout).stopped
+    after_first = users_results()
+    assert after_first
+    assert not run_day(layout).stopped
+    assert users_results() == after_first, "the same users table went through GX again"
+
+    _bad_users_table(layout)  # the table is replaced: its pass no longer counts
+    summary = run_day(layout)
+    assert summary.stopped and summary.reason.startswith("users table: expect_column_values_to_be_unique(user_id)")

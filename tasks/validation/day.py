@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from tasks.errors import ValidationStopped
@@ -18,7 +17,8 @@ from tasks.layout import DataLayout
 from tasks.locks import shared_lock, stage_lock
 from tasks.parquet_io import raise_if_disk_full
 from tasks.settings import ValidationSettings
-from tasks.validation.frames import to_validation_frame
+from tasks.validation.arrow_rows import arrow_row_failures
+from tasks.validation.frames import to_row_check_frame
 from tasks.validation.gx_project import open_project, run_suite
 from tasks.validation.identifiers import identifier_rows
 from tasks.validation.outcome import SuiteOutcome, read_outcome, reason_counts, row_reasons
@@ -29,9 +29,10 @@ from tasks.validation.reading import (
     read_partition,
     with_optional_columns,
 )
-from tasks.validation.schema import check_schemas
+from tasks.validation.schema import SCHEMA_CHECKS, check_schemas
 from tasks.validation.suites import load_suite
 from tasks.validation.summary import ValidationSummary
+from tasks.validation.users import check_users
 from tasks.validation.volume import (
     DayVolume,
     VolumeBand,
@@ -75,13 +76,16 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
             band = day_band(layout, day, table.num_rows, limits)
             record_day_volume(layout, day, DayVolume(table.num_rows, band is None or band.holds(table.num_rows)))
             summary.volume_check = band.describe() if band else "skipped: no trailing days to compare with"
-            spec = events_spec if band else events_spec.without([ROW_COUNT_CHECK])
-            frame = to_validation_frame(with_optional_columns(table, spec))  # the split keeps the rows as they came
-            check_users(context, users, day)
-            run = run_suite(context, spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
+            # the schema was checked per file above; GX runs the rest except what pyarrow runs
+            gx_spec, arrow_spec = events_spec.without([*SCHEMA_CHECKS, *([] if band else [ROW_COUNT_CHECK])]) \
+                .split_by_engine()
+            frame = to_row_check_frame(with_optional_columns(table, events_spec))  # the split keeps the rows as they came
+            check_users(context, layout, users, day)
+            run = run_suite(context, gx_spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None
         outcome = read_outcome(run.result, frame)
-        outcome = SuiteOutcome(outcome.batch_failures, {**outcome.row_failures, **identifier_rows(table)})
+        outcome = SuiteOutcome(outcome.batch_failures, {**outcome.row_failures, **arrow_row_failures(arrow_spec, table),
+                                                        **identifier_rows(table)})
         summary.failed_expectations = outcome.failed_expectations
         reasons = row_reasons(outcome, table.num_rows)
         summary.quarantine_reasons = reason_counts(reasons)
@@ -128,17 +132,3 @@ def stop_on_bad_share(bad_rows: int, rows: int, max_share: float, reasons: dict[
         raise ValidationStopped(
             f"bad-row share {bad_rows / rows:.1%} ({bad_rows} of {rows} rows) exceeds max_bad_row_share "
             f"{max_share:.1%}; top reasons: {top}")
-
-
-def check_users(context, users, day: date) -> None:
-    """Stop the day unless the raw/users/users.parquet table passes the users suite (every check is batch-level)."""
-    spec = load_suite("users")
-    try:
-        check_schemas(context, spec, [(Path("users.parquet"), users)], run_name=day.isoformat())
-    except ValidationStopped as stop:
-        raise ValidationStopped(f"users table: {stop}") from None
-    frame = to_validation_frame(users)
-    run = run_suite(context, spec, frame, {}, run_name=day.isoformat())
-    outcome = read_outcome(run.result, frame)
-    if outcome.batch_failures:
-        raise ValidationStopped("users table: " + "; ".join(str(f) for f in outcome.batch_failures))

@@ -32,6 +32,13 @@ class SuiteSpec:
         kept = tuple(e for e in self.expectations if e["type"] not in drop)
         return SuiteSpec(self.name, self.version, kept, self.meta)
 
+    def split_by_engine(self) -> tuple[SuiteSpec, SuiteSpec]:
+        """(what GX runs, what pyarrow runs): ``meta.engine: "pyarrow"`` picks the second."""
+        arrow = tuple(e for e in self.expectations if (e.get("meta") or {}).get("engine") == "pyarrow")
+        gx = tuple(e for e in self.expectations if e not in arrow)
+        return (SuiteSpec(self.name, self.version, gx, self.meta),
+                SuiteSpec(self.name, self.version, arrow, self.meta))
+
     def column_set(self) -> list[str]:
         for e in self.expectations:
             if e["type"] == "expect_table_columns_to_match_set":

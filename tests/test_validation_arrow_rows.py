@@ -36,3 +36,31 @@ def test_the_raw_events_suite_splits_into_what_gx_and_pyarrow_run_without_losing
     gx, arrow = spec.split_by_engine()
     assert [e["type"] for e in arrow.expectations] == ["expect_column_values_to_match_regex"]
     assert len(gx.expectations) + len(arrow.expectations) == len(spec.expectations)
+
+
+def _identifier_table(values: list) -> pa.Table:
+    from tasks.validation.identifiers import IDENTIFIER_COLUMNS
+
+    clean = ["ok"] * len(values)
+    return pa.table({c: values if c == "user_id" else clean for c in IDENTIFIER_COLUMNS})
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (["u1", "u2", None], {}),
+    (["u1", "u\x00", "u3\x7f", "u\n4"], {"control_characters(user_id)": [1, 2, 3]}),
+    (["u1", "", "x" * 257, "x" * 256], {"identifier_length(user_id)": [1, 2]}),
+    (["é" * 200, "u2"], {}),  # 400 bytes but 200 characters: not too long
+])
+def test_identifier_checks_find_exactly_the_bad_rows(values, expected):
+    from tasks.validation.identifiers import identifier_rows
+
+    found = {label: positions.tolist() for label, positions in identifier_rows(_identifier_table(values)).items()}
+    assert found == expected
+
+
+def test_a_slice_of_a_column_with_a_control_byte_elsewhere_is_still_judged_row_by_row():
+    from tasks.validation.identifiers import identifier_rows
+
+    table = _identifier_table(["u\x00", "u1", "u2"]).slice(1)  # the NUL stays in the shared data buffer
+    assert identifier_rows(table) == {}
+    assert list(identifier_rows(_identifier_table(["u1", "u\x00"]).slice(1))) == ["control_characters(user_id)"]

@@ -79,7 +79,8 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
             # the schema was checked per file above; GX runs the rest except what pyarrow runs
             gx_spec, arrow_spec = events_spec.without([*SCHEMA_CHECKS, *([] if band else [ROW_COUNT_CHECK])]) \
                 .split_by_engine()
-            frame = to_row_check_frame(with_optional_columns(table, events_spec))  # the split keeps the rows as they came
+            # only the columns GX's expectations name: it copies the frame's rows for each conditional metric
+            frame = to_row_check_frame(with_optional_columns(table, events_spec).select(gx_spec.columns_used()))
             check_users(context, layout, users, day)
             run = run_suite(context, gx_spec, frame, event_parameters(day, limits, band), run_name=day.isoformat())
         summary.data_docs = str(run.docs_page) if run.docs_page else None

@@ -39,6 +39,17 @@ class SuiteSpec:
         return (SuiteSpec(self.name, self.version, gx, self.meta),
                 SuiteSpec(self.name, self.version, arrow, self.meta))
 
+    def columns_used(self) -> list[str]:
+        """The columns the expectations name (as their column or in a row condition), in first-use order."""
+        used: dict[str, None] = {}
+        for e in self.expectations:
+            kwargs = e.get("kwargs", {})
+            for name in [kwargs.get("column"), *kwargs.get("column_list", []),
+                         ((kwargs.get("row_condition") or {}).get("column") or {}).get("name")]:
+                if name:
+                    used[name] = None
+        return list(used)
+
     def column_set(self) -> list[str]:
         for e in self.expectations:
             if e["type"] == "expect_table_columns_to_match_set":

@@ -399,3 +399,20 @@ def test_an_unchanged_users_table_is_validated_once_and_a_changed_one_again(layo
     _bad_users_table(layout)  # the table is replaced: its pass no longer counts
     summary = run_day(layout)
     assert summary.stopped and summary.reason.startswith("users table: expect_column_values_to_be_unique(user_id)")
+
+
+def test_a_file_schema_that_passed_is_not_sent_through_gx_again_and_a_new_one_is(layout):
+    def schema_results() -> dict[str, int]:
+        stored = (layout.root / "gx" / "uncommitted" / "validations").glob("raw_events_schema/**/*.json")
+        return {str(path): path.stat().st_mtime_ns for path in stored}
+
+    write_events(layout, DAY, clean_events())
+    assert not run_day(layout).stopped
+    after_first = schema_results()
+    assert after_first
+    assert not run_day(layout).stopped
+    assert schema_results() == after_first, "a schema that passed went through GX again"
+
+    _naive_ts(layout)  # the day re-delivered with naive timestamps: a schema never seen
+    summary = run_day(layout)
+    assert summary.stopped and summary.reason.startswith("expect_column_type_to_be(ts)"), summary.reason

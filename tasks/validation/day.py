@@ -70,7 +70,8 @@ def _validate_day(layout: DataLayout, day: date, limits: ValidationSettings) -> 
         users = read_file(layout.users)
         with shared_lock(layout, "gx-project"):  # GX's own files (data/gx/) and Data Docs are shared
             context = open_project(layout.root, layout.data_docs)
-            check_schemas(context, events_spec, parts, run_name=day.isoformat())
+            check_schemas(context, events_spec, parts, run_name=day.isoformat(),
+                          passed_record=layout.state / "schemas-passed.json")
             table = concat_parts(parts, layout.raw_events(day))
             summary.rows_in = table.num_rows
             band = day_band(layout, day, table.num_rows, limits)

@@ -7,6 +7,8 @@ UpdateDataDocsAction refreshes the Data Docs site under reports/data_docs/.
 
 from __future__ import annotations
 
+import errno
+import logging
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ DOCS_SITE = "shopguard"
 # daily runs stays fast (about a month of days, two suites a day). Older pages stay on disk.
 DOCS_INDEX_RESULTS = 62
 DATASOURCE = "shopguard_frames"
+DOCS_LOGGER = "great_expectations.render.renderer.site_builder"  # where GX reports a page it could not write
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,40 @@ def run_suite(context, spec: SuiteSpec, frame: pd.DataFrame, parameters: dict[st
     checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
         name=spec.name, validation_definitions=[definition], actions=actions,
         result_format={"result_format": "COMPLETE"}))
-    with _without_frame_fingerprint():
+    with _without_frame_fingerprint(), _docs_errors_raised():
         outcome = checkpoint.run(batch_parameters={"dataframe": frame}, expectation_parameters=parameters,
                                  run_id=RunIdentifier(run_name=run_name))
     identifier, result = next(iter(outcome.run_results.items()))
     return SuiteRun(result=result, docs_page=_docs_page(context, identifier) if data_docs else None)
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _docs_errors_raised():
+    """GX's site builder catches any error while writing a Data Docs page and only logs it, so a
+    full disk would leave a truncated page behind a run that reports success. Its log is the only
+    signal GX gives; the error is raised here (ENOSPC as an OSError, so the caller's disk-full
+    line applies)."""
+    collector = _Collect()
+    logger = logging.getLogger(DOCS_LOGGER)
+    logger.addHandler(collector)
+    try:
+        yield
+    finally:
+        logger.removeHandler(collector)
+    if collector.messages:
+        message = collector.messages[0]
+        if "No space left on device" in message or "Errno 28" in message:
+            raise OSError(errno.ENOSPC, "no space left while writing Data Docs")
+        raise RuntimeError(f"Data Docs could not be written: {message.splitlines()[0][:300]}")
 
 
 @contextmanager

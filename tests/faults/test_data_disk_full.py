@@ -57,7 +57,7 @@ def test_validation_on_a_full_disk_is_one_line_and_a_rerun_succeeds(small_disk):
     outputs_before = tree_digest(layout.validated(DAY)) | tree_digest(layout.quarantine(DAY))
 
     # The disk fills at different points: the lock, GX's project files, Data Docs, the Parquet split.
-    for i, leave_bytes in enumerate([0, 8_192, 32_768, 131_072]):
+    for i, leave_bytes in enumerate([0, 8_192, 32_768, 65_536]):
         day = DAY + timedelta(days=i + 1)
         write_events(layout, day, clean_events(day, n=210))
         raw_before = tree_digest(layout.raw)

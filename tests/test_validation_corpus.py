@@ -384,17 +384,23 @@ def test_validated_and_quarantine_are_one_checkable_pair(layout):
         check_split_complete(layout.validated(DAY), layout.quarantine(DAY))
 
 
-def test_an_unchanged_users_table_is_validated_once_and_a_changed_one_again(layout):
-    def users_results() -> dict[str, int]:  # GX stores (or rewrites) a result on every users-suite run
-        stored = (layout.root / "gx" / "uncommitted" / "validations").glob("users*/**/*.json")
-        return {str(path): path.stat().st_mtime_ns for path in stored}
+def _stored_results(layout: DataLayout, suites: str) -> dict[str, int]:
+    """Path -> mtime of GX's stored results for ``suites`` (a glob): GX stores or rewrites one per run."""
+    stored = (layout.root / "gx" / "uncommitted" / "validations").glob(f"{suites}/**/*.json")
+    return {str(path): path.stat().st_mtime_ns for path in stored}
 
+
+def _assert_a_clean_rerun_skips_gx_for(layout: DataLayout, suites: str, what: str) -> None:
     write_events(layout, DAY, clean_events())
     assert not run_day(layout).stopped
-    after_first = users_results()
+    after_first = _stored_results(layout, suites)
     assert after_first
     assert not run_day(layout).stopped
-    assert users_results() == after_first, "the same users table went through GX again"
+    assert _stored_results(layout, suites) == after_first, f"{what} went through GX again"
+
+
+def test_an_unchanged_users_table_is_validated_once_and_a_changed_one_again(layout):
+    _assert_a_clean_rerun_skips_gx_for(layout, "users*", "the same users table")
 
     _bad_users_table(layout)  # the table is replaced: its pass no longer counts
     summary = run_day(layout)
@@ -402,16 +408,7 @@ def test_an_unchanged_users_table_is_validated_once_and_a_changed_one_again(layo
 
 
 def test_a_file_schema_that_passed_is_not_sent_through_gx_again_and_a_new_one_is(layout):
-    def schema_results() -> dict[str, int]:
-        stored = (layout.root / "gx" / "uncommitted" / "validations").glob("raw_events_schema/**/*.json")
-        return {str(path): path.stat().st_mtime_ns for path in stored}
-
-    write_events(layout, DAY, clean_events())
-    assert not run_day(layout).stopped
-    after_first = schema_results()
-    assert after_first
-    assert not run_day(layout).stopped
-    assert schema_results() == after_first, "a schema that passed went through GX again"
+    _assert_a_clean_rerun_skips_gx_for(layout, "raw_events_schema", "a schema that passed")
 
     _naive_ts(layout)  # the day re-delivered with naive timestamps: a schema never seen
     summary = run_day(layout)
